@@ -1,0 +1,131 @@
+//! A spawned sleeper as a process: its PID and pidfd, killed and reaped exactly once.
+
+use crate::error::from_errno;
+use crate::fd::{lend, own};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::process::{pidfd_send_signal, waitid, Signal, WaitId, WaitIdOptions};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+/// Our child, named race-free by a pidfd. Dropping it kills and reaps it if that has not
+/// happened yet, so no error path can leave a sleeper running or a zombie behind.
+#[derive(Debug)]
+pub(crate) struct Child {
+    pid: u32,
+    pidfd: OwnedFd,
+    reaped: bool,
+}
+
+impl Child {
+    /// Takes a pidfd for our own, not yet reaped child `pid`: it cannot have been recycled,
+    /// since only we can reap it (unless SIGCHLD is ignored, which makes the kernel reap for us).
+    pub(crate) fn adopt(pid: u32) -> io::Result<Self> {
+        let raw = i32::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+        let rpid = rustix::process::Pid::from_raw(raw)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ESRCH))?;
+        match rustix::process::pidfd_open(rpid, rustix::process::PidfdFlags::empty()) {
+            Ok(pidfd) => Ok(Child {
+                pid,
+                pidfd: own(pidfd),
+                reaped: false,
+            }),
+            Err(errno) => {
+                // Without a pidfd, fall back on the PID, which is still ours: kill and reap.
+                let _ = rustix::process::kill_process(rpid, Signal::KILL);
+                let _ = rustix::process::waitpid(Some(rpid), rustix::process::WaitOptions::empty());
+                Err(from_errno(errno))
+            }
+        }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    pub(crate) fn pidfd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+
+    /// Whether the process is still running: a pidfd turns readable once the process exits.
+    pub(crate) fn is_alive(&self) -> bool {
+        if self.reaped {
+            return false;
+        }
+        let mut fds = [PollFd::from_borrowed_fd(lend(&self.pidfd), PollFlags::IN)];
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        loop {
+            match poll(&mut fds, Some(&zero)) {
+                Ok(0) => return true,
+                Ok(_) => return false,
+                Err(Errno::INTR) => continue,
+                // Cannot happen with a valid pidfd; assume the worst.
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// SIGKILL through the pidfd (a no-op if it has exited already).
+    pub(crate) fn kill(&self) {
+        if !self.reaped {
+            // ESRCH: exited already. Nothing else can fail for our own child.
+            let _ = pidfd_send_signal(lend(&self.pidfd), Signal::KILL);
+        }
+    }
+
+    /// Waits for the process to end and reaps it; `None` if it has been reaped already (by us,
+    /// or by the kernel when SIGCHLD is ignored).
+    pub(crate) fn reap(&mut self) -> io::Result<Option<ExitStatus>> {
+        if self.reaped {
+            return Ok(None);
+        }
+        loop {
+            match waitid(WaitId::PidFd(lend(&self.pidfd)), WaitIdOptions::EXITED) {
+                Ok(status) => {
+                    self.reaped = true;
+                    return Ok(status.map(|status| {
+                        if let Some(code) = status.exit_status() {
+                            ExitStatus::from_raw((code & 0xff) << 8)
+                        } else {
+                            let signal = status.terminating_signal().unwrap_or(0);
+                            let core = if status.dumped() { 0x80 } else { 0 };
+                            ExitStatus::from_raw(signal | core)
+                        }
+                    }));
+                }
+                Err(Errno::INTR) => continue,
+                Err(Errno::CHILD) => {
+                    self.reaped = true;
+                    return Ok(None);
+                }
+                Err(errno) => return Err(from_errno(errno)),
+            }
+        }
+    }
+
+    /// Kills and reaps; the exit status tells whether it had died by itself before.
+    pub(crate) fn kill_and_reap(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.kill();
+        self.reap()
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.kill_and_reap();
+    }
+}
+
+/// A poll(2) timeout from a duration, saturating.
+pub(crate) fn timespec(duration: Duration) -> Timespec {
+    Timespec {
+        tv_sec: duration.as_secs().min(i64::MAX as u64) as i64,
+        tv_nsec: duration.subsec_nanos().into(),
+    }
+}

@@ -1,0 +1,270 @@
+//! The one error type of this crate, and errno names for its messages.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+/// Everything that can go wrong when spawning a sleeper, reading through it, or closing it.
+///
+/// Messages name paths and errno values the way the sleeper does (`ENOENT (2)`), so that a
+/// command-line tool can print `tool: {error}` and be done.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The sleeper binary does not exist at `path`.
+    #[error("sleeper {path:?} not found")]
+    SleeperNotFound {
+        /// The path that was tried.
+        path: PathBuf,
+    },
+
+    /// No sleeper was configured and none was found where one is looked for by default.
+    #[error(
+        "no mntnssandbox sleeper found: set MNTNSSANDBOX_BINARY, or put mntnssandbox beside \
+         this program or on PATH"
+    )]
+    NoSleeper,
+
+    /// The sleeper exists but cannot be executed (no exec permission, not a program, ...).
+    #[error("sleeper {path:?} is not executable: {}", OsError(.source))]
+    SleeperNotExecutable {
+        /// The path that was tried.
+        path: PathBuf,
+        /// Why the kernel refused to execute it (`EACCES`, `ENOEXEC`, ...).
+        source: io::Error,
+    },
+
+    /// The sleeper exited before its handshake: it could not join the namespace (its one
+    /// stderr line says why) or it failed in some other way.
+    #[error("{} ({status})", refusal(.message))]
+    NamespaceRefused {
+        /// What the sleeper wrote to stderr, trailing newline removed (normally one line such
+        /// as `mntnssandbox: open mount namespace "/x": ENOENT (2)`).
+        message: String,
+        /// How the sleeper ended (exit status 66 for a refusal).
+        status: ExitStatus,
+    },
+
+    /// The sleeper said nothing (neither `OK` nor an error) within the timeout; it was killed.
+    #[error("no handshake from sleeper {pid} within {timeout:?}")]
+    Timeout {
+        /// The sleeper's process ID (reaped by now).
+        pid: u32,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+
+    /// The sleeper wrote something other than exactly `OK\n` to stdout; it was killed.
+    #[error("unexpected handshake from sleeper {pid}: \"{}\"", .received.escape_ascii())]
+    UnexpectedHandshake {
+        /// The sleeper's process ID (reaped by now).
+        pid: u32,
+        /// The bytes received on the sleeper's stdout.
+        received: Vec<u8>,
+    },
+
+    /// The sleeper died after its handshake (killed from outside, for instance).
+    #[error("sleeper {pid} died ({status})")]
+    SleeperDied {
+        /// The sleeper's process ID (reaped by now).
+        pid: u32,
+        /// How it ended.
+        status: ExitStatus,
+    },
+
+    /// An operation found the sleeper dead; the namespace can no longer be trusted to be there.
+    #[error("sleeper {pid} is gone")]
+    SleeperGone {
+        /// The sleeper's process ID.
+        pid: u32,
+    },
+
+    /// The kernel lacks openat2(2) with `RESOLVE_IN_ROOT`, without which paths cannot be
+    /// resolved safely inside the namespace.
+    #[error("openat2 (Linux 5.6+) is required to resolve paths inside the namespace safely")]
+    Openat2Unsupported,
+
+    /// Accessing `path` inside the sandbox's root failed.
+    #[error("{op} {path:?}: {}", OsError(.source))]
+    Access {
+        /// What was being done: `open`, `read`, `list`, `stat`, `canonicalize`, ...
+        op: &'static str,
+        /// The path as given, relative to the sandbox's root.
+        path: PathBuf,
+        /// The underlying error; [`io::Error::raw_os_error`] gives the errno.
+        source: io::Error,
+    },
+
+    /// A system call of the host side itself failed (creating a pipe, spawning, polling, ...).
+    #[error("{what}: {}", OsError(.source))]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// The errno behind this error, if there is one (for [`Error::Access`], [`Error::Io`] and
+    /// [`Error::SleeperNotExecutable`]).
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Access { source, .. }
+            | Error::Io { source, .. }
+            | Error::SleeperNotExecutable { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(what: impl Into<String>, source: impl Into<io::Error>) -> Self {
+        Error::Io {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    /// Keeps the errno where there is one (so `raw_os_error` still works), and the whole
+    /// [`Error`] as the payload otherwise.
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Access { source, .. } | Error::Io { source, .. } => source,
+            Error::SleeperNotFound { .. } | Error::NoSleeper => {
+                io::Error::new(io::ErrorKind::NotFound, error)
+            }
+            Error::Timeout { .. } => io::Error::new(io::ErrorKind::TimedOut, error),
+            other => io::Error::other(other),
+        }
+    }
+}
+
+/// The sleeper's own line without its `mntnssandbox: ` prefix, or a placeholder.
+fn refusal(message: &str) -> String {
+    let message = message.trim_end();
+    if message.is_empty() {
+        "sleeper exited without a handshake or a message".to_owned()
+    } else if let Some(own) = message.strip_prefix("mntnssandbox: ") {
+        own.to_owned()
+    } else {
+        format!("sleeper failed: {message}")
+    }
+}
+
+/// Converts rustix's errno into std's error, keeping the number (rustix's `std` feature,
+/// which would do this, must stay off; see the crate's Cargo.toml).
+pub(crate) fn from_errno(errno: rustix::io::Errno) -> io::Error {
+    io::Error::from_raw_os_error(errno.raw_os_error())
+}
+
+/// Displays an [`io::Error`] as `ENOENT (2)` when it carries an errno, as itself otherwise.
+pub struct OsError<'a>(pub &'a io::Error);
+
+impl fmt::Display for OsError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.raw_os_error() {
+            Some(code) => match errno_name(code) {
+                Some(name) => write!(f, "{name} ({code})"),
+                None => write!(f, "errno {code}"),
+            },
+            None => match self.0.get_ref() {
+                Some(inner) => write!(f, "{inner}"),
+                None => write!(f, "{}", self.0),
+            },
+        }
+    }
+}
+
+/// The symbolic name of the common errno values (`2` → `ENOENT`), `None` for the rest.
+pub fn errno_name(code: i32) -> Option<&'static str> {
+    use libc::*;
+    Some(match code {
+        EPERM => "EPERM",
+        ENOENT => "ENOENT",
+        ESRCH => "ESRCH",
+        EINTR => "EINTR",
+        EIO => "EIO",
+        ENXIO => "ENXIO",
+        E2BIG => "E2BIG",
+        ENOEXEC => "ENOEXEC",
+        EBADF => "EBADF",
+        ECHILD => "ECHILD",
+        EAGAIN => "EAGAIN",
+        ENOMEM => "ENOMEM",
+        EACCES => "EACCES",
+        EFAULT => "EFAULT",
+        EBUSY => "EBUSY",
+        EEXIST => "EEXIST",
+        EXDEV => "EXDEV",
+        ENODEV => "ENODEV",
+        ENOTDIR => "ENOTDIR",
+        EISDIR => "EISDIR",
+        EINVAL => "EINVAL",
+        ENFILE => "ENFILE",
+        EMFILE => "EMFILE",
+        ETXTBSY => "ETXTBSY",
+        EFBIG => "EFBIG",
+        ENOSPC => "ENOSPC",
+        EROFS => "EROFS",
+        EPIPE => "EPIPE",
+        ENAMETOOLONG => "ENAMETOOLONG",
+        ENOSYS => "ENOSYS",
+        ENOTEMPTY => "ENOTEMPTY",
+        ELOOP => "ELOOP",
+        EOVERFLOW => "EOVERFLOW",
+        EUSERS => "EUSERS",
+        EOPNOTSUPP => "EOPNOTSUPP",
+        ETIMEDOUT => "ETIMEDOUT",
+        ESTALE => "ESTALE",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_names_show_in_messages() {
+        let error = Error::Access {
+            op: "open",
+            path: "/missing".into(),
+            source: io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        assert_eq!(error.to_string(), r#"open "/missing": ENOENT (2)"#);
+        assert_eq!(error.raw_os_error(), Some(libc::ENOENT));
+        assert_eq!(
+            OsError(&io::Error::from_raw_os_error(4095)).to_string(),
+            "errno 4095"
+        );
+        assert_eq!(OsError(&io::Error::other("custom")).to_string(), "custom");
+    }
+
+    #[test]
+    fn refusal_drops_the_sleeper_prefix() {
+        use std::os::unix::process::ExitStatusExt;
+        let error = Error::NamespaceRefused {
+            message: "mntnssandbox: open mount namespace \"/x\": ENOENT (2)\n".into(),
+            status: ExitStatus::from_raw(66 << 8),
+        };
+        assert_eq!(
+            error.to_string(),
+            r#"open mount namespace "/x": ENOENT (2) (exit status: 66)"#
+        );
+    }
+
+    #[test]
+    fn unexpected_handshake_is_escaped() {
+        let error = Error::UnexpectedHandshake {
+            pid: 7,
+            received: b"NOPE\n".to_vec(),
+        };
+        assert_eq!(
+            error.to_string(),
+            r#"unexpected handshake from sleeper 7: "NOPE\n""#
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! Between std's and rustix's descriptor types, which differ while rustix's `std` feature is
+//! off (see the crate's Cargo.toml). This crate keeps std's types and lends rustix borrows.
+
+use std::os::fd::{AsFd, AsRawFd, FromRawFd};
+
+/// Turns a descriptor rustix returned into std's owned type.
+pub(crate) fn own(fd: rustix::fd::OwnedFd) -> std::os::fd::OwnedFd {
+    use rustix::fd::IntoRawFd;
+    // SAFETY: `fd` was open and owned; ownership moves from one wrapper to the other.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd.into_raw_fd()) }
+}
+
+/// Lends a std descriptor to rustix for as long as it is borrowed.
+pub(crate) fn lend<Fd: AsFd>(fd: &Fd) -> rustix::fd::BorrowedFd<'_> {
+    // SAFETY: the descriptor stays open for the borrow's lifetime, which is `fd`'s.
+    unsafe { rustix::fd::BorrowedFd::borrow_raw(fd.as_fd().as_raw_fd()) }
+}

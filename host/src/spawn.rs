@@ -1,0 +1,336 @@
+//! Spawning a sleeper and waiting for its handshake.
+
+use crate::child::{timespec, Child};
+use crate::error::{from_errno, Error};
+use crate::fd::{lend, own};
+use crate::{NamespaceRef, Sandbox, HANDSHAKE, LIFELINE_ENV, MNTNS_ENV, USERNS_ENV};
+use rustix::event::{poll, PollFd, PollFlags};
+use rustix::io::Errno;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The environment variable naming the sleeper binary, consulted when no
+/// [`Builder::sleeper`] is given.
+pub const SLEEPER_ENV: &str = "MNTNSSANDBOX_BINARY";
+
+/// The sleeper's file name, looked for beside the current executable and on `PATH`.
+pub const SLEEPER_NAME: &str = "mntnssandbox";
+
+/// How long [`Builder::spawn`] waits for the handshake unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Most bytes of the sleeper's stderr kept for an error message.
+const STDERR_LIMIT: usize = 4096;
+
+/// Configures and spawns a [`Sandbox`]: a sleeper process in a mount namespace.
+///
+/// ```no_run
+/// # use mntnssandbox_host::{Builder, NamespaceRef};
+/// # use std::time::Duration;
+/// let sandbox = Builder::new(NamespaceRef::Pid(1234))
+///     .user_namespace(NamespaceRef::Pid(1234))
+///     .timeout(Duration::from_secs(2))
+///     .spawn()?;
+/// # Ok::<(), mntnssandbox_host::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    mount: NamespaceRef,
+    user: Option<NamespaceRef>,
+    sleeper: Option<PathBuf>,
+    timeout: Duration,
+    lifeline: bool,
+}
+
+impl Builder {
+    /// A sleeper for the mount namespace `mount`, with the defaults: no user namespace, the
+    /// sleeper found by [`Builder::default_sleeper`], a 5 s handshake timeout, a lifeline.
+    pub fn new(mount: impl Into<NamespaceRef>) -> Self {
+        Builder {
+            mount: mount.into(),
+            user: None,
+            sleeper: None,
+            timeout: DEFAULT_TIMEOUT,
+            lifeline: true,
+        }
+    }
+
+    /// The sleeper binary to run. A bare name (no `/`) means a file in the current directory,
+    /// never a `PATH` search.
+    pub fn sleeper(mut self, path: impl Into<PathBuf>) -> Self {
+        self.sleeper = Some(path.into());
+        self
+    }
+
+    /// A user namespace for the sleeper to join before the mount namespace, as needed to enter
+    /// the mount namespace of an unprivileged container without privileges.
+    pub fn user_namespace(mut self, user: impl Into<NamespaceRef>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// How long to wait for the sleeper's `OK` (default 5 s); it is killed after that.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Whether the sleeper's stdin is a pipe whose write end the [`Sandbox`] keeps (the
+    /// default), so that the sleeper exits when this process dies, even by SIGKILL. Without
+    /// it, stdin is `/dev/null`, and a sleeper whose host dies uncleanly sleeps forever.
+    pub fn lifeline(mut self, lifeline: bool) -> Self {
+        self.lifeline = lifeline;
+        self
+    }
+
+    /// Where the sleeper is looked for when none is configured: the file named by
+    /// `$MNTNSSANDBOX_BINARY` (if set and not empty), else `mntnssandbox` beside the current
+    /// executable, else `mntnssandbox` on `PATH`.
+    pub fn default_sleeper() -> Result<PathBuf, Error> {
+        if let Some(path) = std::env::var_os(SLEEPER_ENV).filter(|path| !path.is_empty()) {
+            return Ok(PathBuf::from(path));
+        }
+        let beside = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(SLEEPER_NAME)));
+        let on_path = std::env::var_os("PATH")
+            .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|dir| dir.is_absolute())
+            .map(|dir| dir.join(SLEEPER_NAME));
+        beside
+            .into_iter()
+            .chain(on_path)
+            .find(|path| is_executable(path))
+            .ok_or(Error::NoSleeper)
+    }
+
+    /// Spawns the sleeper and waits for its handshake.
+    ///
+    /// The sleeper gets an empty environment but for the `sleepy_*` variables set here, a
+    /// stdout and stderr piped to us, and the lifeline (or `/dev/null`) as stdin. Once it said
+    /// `OK`, its root directory is opened and checked against its pidfd. On any failure the
+    /// sleeper is killed and reaped before this returns.
+    pub fn spawn(&self) -> Result<Sandbox, Error> {
+        let sleeper = match &self.sleeper {
+            Some(path) => path.clone(),
+            None => Self::default_sleeper()?,
+        };
+        // Command would search PATH for a bare name; we mean a file.
+        let program = if sleeper.components().count() == 1 && sleeper.is_relative() {
+            Path::new(".").join(&sleeper)
+        } else {
+            sleeper.clone()
+        };
+
+        let mut command = Command::new(&program);
+        command.env_clear().env(MNTNS_ENV, self.mount.mount_path());
+        if let Some(user) = &self.user {
+            command.env(USERNS_ENV, user.user_path());
+        }
+        let lifeline = if self.lifeline {
+            // Both ends close-on-exec: the read end becomes the sleeper's fd 0 (dup2 clears the
+            // flag there); the write end must reach no other child, or the lifeline would not
+            // break when we die.
+            let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+                .map_err(|errno| Error::io("create the lifeline pipe", from_errno(errno)))?;
+            command.env(LIFELINE_ENV, "1").stdin(Stdio::from(own(read)));
+            Some(own(write))
+        } else {
+            command.stdin(Stdio::null());
+            None
+        };
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+
+        let spawned = command.spawn();
+        // Closes our copy of the lifeline's read end.
+        drop(command);
+        let mut spawned = spawned.map_err(|source| spawn_error(sleeper.clone(), source))?;
+        let (stdout, stderr) = match (spawned.stdout.take(), spawned.stderr.take()) {
+            (Some(stdout), Some(stderr)) => (OwnedFd::from(stdout), OwnedFd::from(stderr)),
+            _ => unreachable!("stdout and stderr were configured as pipes"),
+        };
+        let mut child = Child::adopt(spawned.id())
+            .map_err(|source| Error::io(format!("pidfd_open sleeper {}", spawned.id()), source))?;
+        // std's Child holds nothing but the PID now; from here on `child` kills and reaps.
+        drop(spawned);
+
+        handshake(&mut child, stdout, stderr, self.timeout)?;
+
+        let pid = child.pid();
+        let root = rustix::fs::open(
+            format!("/proc/{pid}/root").as_str(),
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        );
+        // The PID cannot have been reused while our child is unreaped, and the pidfd says the
+        // child still ran after the open: so `root` is our sleeper's root.
+        if !child.is_alive() {
+            return Err(died(&mut child));
+        }
+        let root = root.map(own).map_err(|errno| {
+            Error::io(format!("open the root of sleeper {pid}"), from_errno(errno))
+        })?;
+        Ok(Sandbox::new(child, root, lifeline))
+    }
+}
+
+/// The error for a sleeper found dead: reaped, with how it ended.
+fn died(child: &mut Child) -> Error {
+    let pid = child.pid();
+    match child.kill_and_reap() {
+        Ok(Some(status)) => Error::SleeperDied { pid, status },
+        _ => Error::SleeperGone { pid },
+    }
+}
+
+fn spawn_error(path: PathBuf, source: io::Error) -> Error {
+    match source.raw_os_error() {
+        Some(libc::ENOENT) => Error::SleeperNotFound { path },
+        Some(libc::EACCES | libc::ENOEXEC | libc::EPERM | libc::EISDIR | libc::ENOTDIR) => {
+            Error::SleeperNotExecutable { path, source }
+        }
+        _ => Error::Io {
+            what: format!("spawn sleeper {path:?}"),
+            source,
+        },
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+/// Waits for exactly `OK\n` on `stdout`, watching `stderr` and the pidfd at the same time in
+/// one poll(2), all within `timeout`.
+fn handshake(
+    child: &mut Child,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let pid = child.pid();
+    for fd in [&stdout, &stderr] {
+        rustix::io::ioctl_fionbio(lend(fd), true).map_err(|errno| {
+            Error::io("make the sleeper's pipes non-blocking", from_errno(errno))
+        })?;
+    }
+    let deadline = Instant::now() + timeout;
+    let mut out = Pipe::new(stdout, HANDSHAKE.len() + 64);
+    let mut err = Pipe::new(stderr, STDERR_LIMIT);
+    loop {
+        if out.data == HANDSHAKE {
+            return Ok(());
+        }
+        if !HANDSHAKE.starts_with(&out.data) || (out.eof && !out.data.is_empty()) {
+            out.drain();
+            return Err(Error::UnexpectedHandshake {
+                pid,
+                received: out.data,
+            });
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Error::Timeout { pid, timeout });
+        }
+
+        // A pipe at EOF would report POLLHUP forever: leave it out.
+        let mut fds = Vec::with_capacity(3);
+        let pidfd = child.pidfd();
+        fds.push(PollFd::from_borrowed_fd(lend(&pidfd), PollFlags::IN));
+        let out_at = (!out.eof).then(|| {
+            fds.push(PollFd::from_borrowed_fd(lend(&out.fd), PollFlags::IN));
+            fds.len() - 1
+        });
+        let err_at = (!err.eof).then(|| {
+            fds.push(PollFd::from_borrowed_fd(lend(&err.fd), PollFlags::IN));
+            fds.len() - 1
+        });
+        match poll(&mut fds, Some(&timespec(deadline - now))) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(errno) => return Err(Error::io("poll the sleeper", from_errno(errno))),
+        }
+        let ready = |at: Option<usize>| at.is_some_and(|at| !fds[at].revents().is_empty());
+        let (exited, out_ready, err_ready) = (ready(Some(0)), ready(out_at), ready(err_at));
+        drop(fds);
+        if out_ready {
+            out.read_once();
+        }
+        if err_ready {
+            err.read_once();
+        }
+        if exited {
+            out.drain();
+            err.drain();
+            if out.data == HANDSHAKE {
+                // It said OK, then died at once.
+                return Err(died(child));
+            }
+            let status = child
+                .reap()
+                .map_err(|source| Error::io("reap the sleeper", source))?;
+            let message = String::from_utf8_lossy(&err.data).trim_end().to_owned();
+            return Err(match status {
+                Some(status) => Error::NamespaceRefused { message, status },
+                None => Error::SleeperGone { pid },
+            });
+        }
+    }
+}
+
+/// One of the sleeper's output pipes, read without blocking, up to a limit.
+struct Pipe {
+    fd: OwnedFd,
+    data: Vec<u8>,
+    limit: usize,
+    eof: bool,
+}
+
+impl Pipe {
+    fn new(fd: OwnedFd, limit: usize) -> Self {
+        Pipe {
+            fd,
+            data: Vec::new(),
+            limit,
+            eof: false,
+        }
+    }
+
+    /// One read(2); returns whether more may follow at once.
+    fn read_once(&mut self) -> bool {
+        let mut buf = [0u8; 512];
+        match rustix::io::read(lend(&self.fd), &mut buf) {
+            Ok(0) => {
+                self.eof = true;
+                false
+            }
+            Ok(n) => {
+                let room = self.limit.saturating_sub(self.data.len());
+                self.data.extend_from_slice(&buf[..n.min(room)]);
+                true
+            }
+            Err(Errno::INTR) => true,
+            // EAGAIN: nothing more for now. Anything else: treat as the end.
+            Err(Errno::AGAIN) => false,
+            Err(_) => {
+                self.eof = true;
+                false
+            }
+        }
+    }
+
+    /// Reads what is there now (bounded, in case a grandchild keeps writing).
+    fn drain(&mut self) {
+        for _ in 0..64 {
+            if self.eof || !self.read_once() {
+                break;
+            }
+        }
+    }
+}
