@@ -1,18 +1,25 @@
 //! Link arguments for the sleeper binary only (not for build scripts, tests or the host crate).
 //!
-//! The sleeper is static and non-PIE with its own `_start`: nothing for a loader to do, so it
-//! runs `FROM scratch`. A two-line linker script folds everything into one read-only, executable
-//! segment and drops what a panic-abort program never reads (unwind tables, comments): the ELF
-//! headers would otherwise outweigh the code.
+//! The sleeper is static and non-PIE with its own `_start` and its own ELF header
+//! (src/elf.rs): it is linked as a flat image at a fixed address, everything in one read-only,
+//! executable segment, and nothing for a loader to do, so it runs `FROM scratch`. Unwind
+//! tables and comments are dropped: a panic-abort program never reads them. Writable data
+//! would have no segment to live in, so the script refuses to link any.
 
 use std::{env, fs, path::PathBuf};
 
 const LINKER_SCRIPT: &str = "\
 SECTIONS {
-  . = 0x400000 + SIZEOF_HEADERS;
-  .text : { *(.text .text.*) *(.rodata .rodata.*) *(.got .got.*) }
-  /DISCARD/ : { *(.eh_frame*) *(.comment) *(.note*) *(.data .data.* .bss .bss.*) }
+  . = 0x400000;
+  .image : {
+    KEEP(*(.elf_header))
+    *(.text .text.*) *(.rodata .rodata.*) *(.data.rel.ro .data.rel.ro.*) *(.got .got.*)
+  }
+  __image_size = . - 0x400000;
+  .writable : { *(.data .data.* .bss .bss.* .tdata .tdata.* .tbss .tbss.*) }
+  /DISCARD/ : { *(.eh_frame*) *(.comment) *(.note*) }
 }
+ASSERT(SIZEOF(.writable) == 0, \"the sleeper must not have writable data\");
 ";
 
 fn main() {
@@ -20,18 +27,20 @@ fn main() {
     let script = out.join("sleeper.ld");
     fs::write(&script, LINKER_SCRIPT).expect("write the linker script");
 
-    let target = env::var("TARGET").unwrap_or_default();
-    // aarch64 links with rust-lld directly (no cross cc needed); elsewhere cc drives the linker.
-    let wl = if target.starts_with("aarch64-") { "" } else { "-Wl," };
-    if wl.is_empty() {
-        link_arg("-static");
-        link_arg("--no-pie");
+    // aarch64 links with rust-lld itself (no cross cc needed); elsewhere cc drives the linker.
+    let lld_directly = env::var("TARGET").is_ok_and(|target| target.starts_with("aarch64-"));
+    let (driver_args, wl): (&[&str], &str) = if lld_directly {
+        (&["-static", "--no-pie"], "")
     } else {
-        for arg in ["-nostartfiles", "-nostdlib", "-static", "-no-pie"] {
-            link_arg(arg);
-        }
+        (
+            &["-nostartfiles", "-nostdlib", "-static", "-no-pie"],
+            "-Wl,",
+        )
+    };
+    for arg in driver_args {
+        link_arg(arg);
     }
-    for arg in ["-n", "--build-id=none", "-z", "norelro", "-z", "noexecstack", "--gc-sections", "-T"] {
+    for arg in ["--oformat=binary", "--build-id=none", "--gc-sections", "-T"] {
         link_arg(&format!("{wl}{arg}"));
     }
     link_arg(&format!("{wl}{}", script.display()));

@@ -1,5 +1,5 @@
-//! The environment as the kernel laid it out: NUL-terminated `NAME=value` strings, looked up
-//! without copying. The first occurrence of a name wins, as with getenv(3).
+//! The environment as the kernel laid it out: NUL-terminated `NAME=value` strings, read in
+//! place. The first occurrence of a name wins, as with getenv(3).
 
 use core::ffi::CStr;
 
@@ -17,35 +17,39 @@ impl Environment {
         Self { envp }
     }
 
-    /// The value of the first `name=` entry, if any.
-    pub fn get(self, name: &[u8]) -> Option<&'static CStr> {
+    /// The value of the first entry that starts with `prefix` (`NAME=`), if it is not empty.
+    pub fn non_empty(self, prefix: &[u8]) -> Option<&'static CStr> {
         let mut cursor = self.envp;
         loop {
-            // SAFETY: `cursor` stays within the NULL-terminated array (we stop at the NULL).
+            // SAFETY: `cursor` stays within the NULL-terminated array: we stop at the NULL.
             let entry = unsafe { *cursor };
             if entry.is_null() {
                 return None;
             }
-            // SAFETY: every entry is a NUL-terminated string on the initial stack.
-            let entry = unsafe { CStr::from_ptr(entry.cast()) };
-            if let Some(value) = value_of(entry, name) {
-                return Some(value);
+            // SAFETY: `entry` is a NUL-terminated string from the initial stack.
+            if let Some(value) = unsafe { strip_prefix(entry, prefix) } {
+                // SAFETY: the rest of a NUL-terminated string is NUL-terminated too.
+                let value = unsafe { CStr::from_ptr(value.cast()) };
+                return (!value.is_empty()).then_some(value);
             }
-            // SAFETY: the current entry was not the terminating NULL, so the next slot exists.
+            // SAFETY: this slot was not the terminating NULL, so the next one exists.
             cursor = unsafe { cursor.add(1) };
         }
     }
-
-    /// The value of `name` if it is set and not empty.
-    pub fn non_empty(self, name: &[u8]) -> Option<&'static CStr> {
-        self.get(name).filter(|value| !value.is_empty())
-    }
 }
 
-/// The value part of `entry` if `entry` is `name=value`.
-fn value_of(entry: &'static CStr, name: &[u8]) -> Option<&'static CStr> {
-    let bytes = entry.to_bytes_with_nul();
-    let rest = bytes.strip_prefix(name)?.strip_prefix(b"=")?;
-    // `rest` still ends in the entry's NUL and holds no other.
-    CStr::from_bytes_with_nul(rest).ok()
+/// What follows `prefix` in the NUL-terminated `string`, if it starts with it.
+///
+/// # Safety
+/// `string` must be NUL-terminated; a NUL in `prefix` may only be its last byte (then only an
+/// exact match matches), so the comparison never reads past the string's end.
+pub unsafe fn strip_prefix(string: *const u8, prefix: &[u8]) -> Option<*const u8> {
+    for (i, &expected) in prefix.iter().enumerate() {
+        // SAFETY: every byte before a mismatch (or the NUL, which never matches) is in the string.
+        if unsafe { *string.add(i) } != expected {
+            return None;
+        }
+    }
+    // SAFETY: all of `prefix` matched, so the string is at least that long.
+    Some(unsafe { string.add(prefix.len()) })
 }

@@ -1,33 +1,23 @@
-//! Joining a namespace by path: open it, then setns(2) into it.
+//! Joining a namespace by path: open it, then setns(2) into it; setns checks the type for us.
 
+use crate::report::fail;
+use crate::sys;
 use core::ffi::CStr;
-use rustix::fs::{open, Mode, OFlags};
-use rustix::io::Errno;
-use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
+use rustix::thread::LinkNameSpaceType as Type;
 
-/// Which namespace a path should name; setns(2) checks the type for us.
-#[derive(Clone, Copy)]
-pub enum Kind {
-    User,
-    Mount,
-}
-
-/// Which step of joining failed.
-#[derive(Clone, Copy)]
-pub enum Step {
-    Open,
-    Join,
-}
-
-/// Enters the namespace of `kind` that `path` refers to. The fd is close-on-exec and closed
-/// again before returning, whatever happens.
-pub fn join(kind: Kind, path: &CStr) -> Result<(), (Step, Errno)> {
-    let namespace = open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|errno| (Step::Open, errno))?;
-    let kind = match kind {
-        Kind::User => LinkNameSpaceType::User,
-        Kind::Mount => LinkNameSpaceType::Mount,
+/// Enters the `kind` namespace at `path`, or reports which step failed and exits. The
+/// namespace fd is close-on-exec, and closed with every fd above 2 once both joins are done.
+pub fn join(kind: Type, path: &CStr) {
+    let (open_failed, join_failed): (&[u8], &[u8]) = match kind {
+        Type::User => (b"open user namespace \"", b"join user namespace \""),
+        _ => (b"open mount namespace \"", b"join mount namespace \""),
     };
-    move_into_link_name_space(rustix::fd::AsFd::as_fd(&namespace), Some(kind))
-        .map_err(|errno| (Step::Join, errno))
+    let fd = sys::open_read_only(path);
+    if fd < 0 {
+        fail(open_failed, path.to_bytes(), -fd);
+    }
+    let joined = sys::setns(fd as i32, kind as i32);
+    if joined < 0 {
+        fail(join_failed, path.to_bytes(), -joined);
+    }
 }

@@ -11,6 +11,8 @@
 #![no_main]
 
 mod arch;
+mod cli;
+mod elf;
 mod env;
 mod join;
 mod mem;
@@ -19,68 +21,47 @@ mod sleep;
 mod start;
 mod sys;
 
-use core::convert::Infallible;
 use env::Environment;
-use join::{join, Kind};
-use report::{report, Failure};
+use join::join;
+use linux_raw_sys::errno::EINVAL;
+use report::fail;
+use rustix::thread::LinkNameSpaceType as Type;
 
-/// Exit status on any failure, as lxkns' own sleeper uses.
-const EXIT_FAILURE: i32 = 66;
-
-fn main(_argc: usize, env: Environment) -> ! {
-    let Err(failure) = run(env);
-    report(&failure);
-    sys::exit_group(EXIT_FAILURE)
-}
-
-fn run(env: Environment) -> Result<Infallible, Failure> {
+fn main(env: Environment) -> ! {
     // A host that closed our stdout must see exit 66, not a death by SIGPIPE.
-    let _ = sys::block_signal(linux_raw_sys::general::SIGPIPE);
+    sys::block_signals(&sys::sig(linux_raw_sys::general::SIGPIPE));
 
-    let mount = env.non_empty(b"sleepy_mntns").ok_or(Failure::MountNamespaceUnset)?;
-    if let Some(user) = env.non_empty(b"sleepy_userns") {
-        enter(Kind::User, user)?;
+    let Some(mount) = env.non_empty(b"sleepy_mntns=") else {
+        fail(b"sleepy_mntns is not set or empty", b"", EINVAL as isize)
+    };
+    if let Some(user) = env.non_empty(b"sleepy_userns=") {
+        join(Type::User, user);
     }
-    enter(Kind::Mount, mount)?;
+    join(Type::Mount, mount);
     close_inherited_fds();
-    say_ok()?;
 
-    if env.non_empty(b"sleepy_lifeline").is_some() {
-        Err(sleep::until_lifeline_closes())
-    } else {
-        sleep::forever()
+    // The handshake: exactly `OK\n` in one write, and the only thing ever written to stdout.
+    // (Three bytes are written whole or not at all, to a pipe or a file.)
+    let written = sys::write(1, b"OK\n");
+    if written < 0 {
+        fail(b"write OK to stdout", b"", -written);
     }
-}
-
-fn enter(kind: Kind, path: &'static core::ffi::CStr) -> Result<(), Failure> {
-    join(kind, path).map_err(|(step, errno)| Failure::Namespace { step, kind, path, errno })
+    sleep::sleep(env.non_empty(b"sleepy_lifeline=").is_some())
 }
 
 /// A long-lived sleeper must not keep its host's sockets or pipes alive: keep only 0, 1, 2.
 fn close_inherited_fds() {
-    if sys::close_from(3).is_err() {
-        // Before Linux 5.9 there is no close_range; close what a default fd limit allows.
+    if sys::close_range_from(3) < 0 {
+        // No close_range before Linux 5.9: close what the default fd limit allows.
         for fd in 3..1024 {
-            // SAFETY: we own every fd of this process and use none above 2 from here on.
-            unsafe { rustix::io::close(fd) };
+            sys::close(fd);
         }
-    }
-}
-
-/// The handshake: exactly `OK\n`, in one write, and the only thing ever written to stdout.
-fn say_ok() -> Result<(), Failure> {
-    // SAFETY: fd 1 is borrowed for this one write; if it is closed the write fails with EBADF.
-    let stdout = unsafe { rustix::fd::BorrowedFd::borrow_raw(1) };
-    match rustix::io::write(stdout, b"OK\n") {
-        Ok(3) => Ok(()),
-        Ok(_) => Err(Failure::Handshake(rustix::io::Errno::IO)),
-        Err(errno) => Err(Failure::Handshake(errno)),
     }
 }
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
-    sys::exit_group(EXIT_FAILURE)
+    sys::exit_group(report::EXIT_FAILURE)
 }
 
 /// Debug builds of `core` refer to the unwinding personality even with `panic = "abort"`.

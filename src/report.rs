@@ -1,66 +1,34 @@
-//! The one line on stderr that says what failed: the step, the namespace kind, the path as
-//! given (control characters escaped, so it stays one line) and the errno name and number.
+//! The one line on stderr that says what failed — the step, the path as given (control
+//! characters escaped, so it stays one line), the errno name and number — and exit 66.
 
-use crate::join::{Kind, Step};
-use core::ffi::CStr;
 use linux_raw_sys::errno::*;
-use rustix::io::Errno;
 
-/// Everything that makes the sleeper exit with status 66.
-pub enum Failure {
-    /// `sleepy_mntns` is not set, or set to the empty string.
-    MountNamespaceUnset,
-    /// Opening or joining a namespace failed.
-    Namespace { step: Step, kind: Kind, path: &'static CStr, errno: Errno },
-    /// The `OK` handshake could not be written to stdout.
-    Handshake(Errno),
-    /// The lifeline (stdin) could not be read.
-    Lifeline(Errno),
-}
+/// Exit status on any failure, as lxkns' own sleeper uses.
+pub const EXIT_FAILURE: i32 = 66;
 
-/// Formats `failure` as one line and writes it to stderr in a single write(2).
-pub fn report(failure: &Failure) {
-    let mut line = Line::new();
-    line.text(b"mntnssandbox: ");
-    let errno = match *failure {
-        Failure::MountNamespaceUnset => {
-            line.text(b"sleepy_mntns is not set or empty");
-            None
-        }
-        Failure::Namespace { step, kind, path, errno } => {
-            line.text(match step {
-                Step::Open => b"open ",
-                Step::Join => b"join ",
-            });
-            line.text(match kind {
-                Kind::User => b"user",
-                Kind::Mount => b"mount",
-            });
-            line.text(b" namespace ");
-            line.quoted(path.to_bytes());
-            Some(errno)
-        }
-        Failure::Handshake(errno) => {
-            line.text(b"write OK to stdout");
-            Some(errno)
-        }
-        Failure::Lifeline(errno) => {
-            line.text(b"read lifeline (stdin)");
-            Some(errno)
-        }
-    };
-    if let Some(errno) = errno {
-        line.errno(errno);
-    }
-    line.text(b"\n");
-    // SAFETY: fd 2 is borrowed for this one write only; if it is closed the write fails harmlessly.
-    let stderr = unsafe { rustix::fd::BorrowedFd::borrow_raw(2) };
-    // Nothing sensible is left to do if even stderr fails.
-    let _ = rustix::io::write(stderr, line.as_bytes());
-}
-
-/// Bytes of a path shown before it is cut short with `...`; the errno after it always fits.
+/// Bytes of a path shown before it is cut short with `...`; the rest of the line always fits.
 const PATH_BUDGET: usize = 256;
+
+/// Writes `mntnssandbox: <what><path>": <ENAME> (<errno>)` — or without a path
+/// `mntnssandbox: <what>: <ENAME> (<errno>)` — to stderr in one write(2), and exits 66.
+/// `what` ends in `"` when a path follows.
+pub fn fail(what: &[u8], path: &[u8], errno: isize) -> ! {
+    let errno = errno as u32;
+    let mut line = Line {
+        buf: [0; 384],
+        len: 0,
+    };
+    line.push(b"mntnssandbox: ");
+    line.push(what);
+    line.push_escaped(path);
+    line.push(if path.is_empty() { b": " } else { b"\": " });
+    line.push(errno_name(errno));
+    line.push(b" (");
+    line.push_decimal(errno);
+    line.push(b")\n");
+    crate::sys::write(2, line.buf.split_at(line.len).0);
+    crate::sys::exit_group(EXIT_FAILURE)
+}
 
 /// A fixed buffer large enough for the longest line (prefix, a cut path, the errno).
 struct Line {
@@ -69,103 +37,65 @@ struct Line {
 }
 
 impl Line {
-    fn new() -> Self {
-        Self { buf: [0; 384], len: 0 }
-    }
-
-    fn byte(&mut self, byte: u8) {
-        if let Some(slot) = self.buf.get_mut(self.len) {
-            *slot = byte;
-            self.len += 1;
+    fn push(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = byte;
+                self.len += 1;
+            }
         }
     }
 
-    fn text(&mut self, text: &[u8]) {
-        for &byte in text {
-            self.byte(byte);
-        }
-    }
-
-    /// `"path"`, with `"`, `\` and control characters escaped as `\"`, `\\` and `\xNN`.
-    fn quoted(&mut self, path: &[u8]) {
+    /// Control characters, `"` and `\` as `\xNN`, so the line stays one unambiguous line;
+    /// cut with `...` after PATH_BUDGET bytes.
+    fn push_escaped(&mut self, path: &[u8]) {
         let end = self.len + PATH_BUDGET;
-        self.byte(b'"');
         for &byte in path {
-            if self.len + 4 > end {
-                self.text(b"...");
-                break;
+            if self.len > end {
+                self.push(b"...");
+                return;
             }
-            match byte {
-                b'"' | b'\\' => self.text(&[b'\\', byte]),
-                0..=0x1f | 0x7f => self.text(&[b'\\', b'x', hex(byte >> 4), hex(byte & 0xf)]),
-                _ => self.byte(byte),
-            }
-        }
-        self.byte(b'"');
-    }
-
-    /// `: ENAME (N)`, the name from the table of errors this program can meet.
-    fn errno(&mut self, errno: Errno) {
-        let number = errno.raw_os_error() as u32;
-        self.text(b": ");
-        self.text(errno_name(number));
-        self.text(b" (");
-        self.decimal(number);
-        self.text(b")");
-    }
-
-    fn decimal(&mut self, mut number: u32) {
-        let mut digits = [0u8; 10];
-        let mut start = digits.len();
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (number % 10) as u8;
-            number /= 10;
-            if number == 0 {
-                break;
+            if byte < 0x20 || byte == 0x7f || byte == b'"' || byte == b'\\' {
+                let hex = b"0123456789abcdef";
+                self.push(&[
+                    b'\\',
+                    b'x',
+                    hex[usize::from(byte >> 4)],
+                    hex[usize::from(byte & 15)],
+                ]);
+            } else {
+                self.push(&[byte]);
             }
         }
-        self.text(&digits[start..]);
     }
 
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+    fn push_decimal(&mut self, number: u32) {
+        if number >= 10 {
+            self.push_decimal(number / 10);
+        }
+        self.push(&[b'0' + (number % 10) as u8]);
     }
 }
 
-fn hex(nibble: u8) -> u8 {
-    b"0123456789abcdef"[(nibble & 0xf) as usize]
-}
-
-/// The errors open(2), setns(2), read(2) and write(2) can give us.
-const ERRNO_NAMES: [(u32, &str); 23] = [
+/// The errors open(2), setns(2), read(2) and write(2) can give here.
+const ERRNO_NAMES: [(u32, &str); 13] = [
     (EPERM, "EPERM"),
     (ENOENT, "ENOENT"),
-    (EINTR, "EINTR"),
-    (EIO, "EIO"),
-    (ENXIO, "ENXIO"),
     (EBADF, "EBADF"),
-    (EAGAIN, "EAGAIN"),
     (ENOMEM, "ENOMEM"),
     (EACCES, "EACCES"),
-    (EFAULT, "EFAULT"),
-    (ENODEV, "ENODEV"),
     (ENOTDIR, "ENOTDIR"),
-    (EISDIR, "EISDIR"),
     (EINVAL, "EINVAL"),
     (ENFILE, "ENFILE"),
     (EMFILE, "EMFILE"),
-    (ENOSPC, "ENOSPC"),
     (EPIPE, "EPIPE"),
     (ENAMETOOLONG, "ENAMETOOLONG"),
-    (ENOSYS, "ENOSYS"),
     (ELOOP, "ELOOP"),
-    (EOVERFLOW, "EOVERFLOW"),
-    (EUSERS, "EUSERS"),
+    (EIO, "EIO"),
 ];
 
-/// The table packed at compile time as `[0x80 | number, name...]*`, so the binary carries
-/// about 150 bytes instead of a table of pointers three times that size.
+/// The table packed at compile time as `[0x80 | number, name...]*`: about 100 bytes in the
+/// binary instead of a table of pointers several times that size.
 static PACKED_NAMES: [u8; packed_len()] = pack();
 
 const fn packed_len() -> usize {
@@ -198,17 +128,17 @@ const fn pack() -> [u8; packed_len()] {
     packed
 }
 
+/// `ENOENT` for 2, and so on; `errno` for a number not in the table (the number follows).
 fn errno_name(number: u32) -> &'static [u8] {
-    let mut at = 0;
-    while at < PACKED_NAMES.len() {
-        let marker = PACKED_NAMES[at];
-        let start = at + 1;
-        at = start;
-        while at < PACKED_NAMES.len() && PACKED_NAMES[at] < 0x80 {
-            at += 1;
-        }
-        if u32::from(marker & 0x7f) == number {
-            return &PACKED_NAMES[start..at];
+    let mut bytes = PACKED_NAMES.iter();
+    while let Some(&marker) = bytes.next() {
+        if u32::from(marker) == 0x80 | number {
+            let name = bytes.as_slice();
+            let len = name
+                .iter()
+                .position(|&byte| byte >= 0x80)
+                .unwrap_or(name.len());
+            return name.split_at(len).0;
         }
     }
     b"errno"

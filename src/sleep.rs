@@ -1,27 +1,60 @@
-//! Sleeping once joined: forever in pause(2), or on the lifeline until its writer is gone.
+//! Sleeping once joined: in the kernel until a signal ends us; with the lifeline, also until
+//! stdin reaches EOF (the host holding its write end is gone, even if it was SIGKILLed).
+//!
+//! As PID 1 of a PID namespace the kernel ignores default-action signals and orphans are
+//! reparented to us, so there SIGTERM and SIGINT, read from a signalfd, end the sleeper with
+//! status 0, and SIGCHLD reaps. Anywhere else signals keep their default actions. No signal
+//! has a handler, so no call here is ever interrupted with EINTR.
 
-use crate::report::Failure;
-use crate::sys::exit_group;
-use rustix::io::Errno;
+use crate::report::fail;
+use crate::sys::{self, sig};
+use core::mem::MaybeUninit;
+use linux_raw_sys::general::{pollfd, POLLIN, SIGCHLD, SIGINT, SIGTERM};
 
-/// Sleeps until a signal ends the process.
-pub fn forever() -> ! {
+/// Sleeps until a signal, the lifeline's EOF (if `lifeline`), or as PID 1 SIGTERM/SIGINT.
+pub fn sleep(lifeline: bool) -> ! {
+    let signals = if sys::getpid() == 1 {
+        init_signals()
+    } else {
+        -1
+    };
+    let watch = |fd| pollfd {
+        fd,
+        events: POLLIN as i16,
+        revents: 0,
+    };
+    let mut fds = [watch(signals), watch(if lifeline { 0 } else { -1 })];
+    // One struct signalfd_siginfo (128 bytes); lifeline data is read into it and ignored.
+    let mut buf = [MaybeUninit::<u32>::uninit(); 32];
     loop {
-        rustix::event::pause();
+        // Entries with fd -1 are skipped: with neither, this sleeps until a signal kills us.
+        sys::poll(&mut fds);
+        if fds[1].revents != 0 {
+            match sys::read(0, &mut buf) {
+                0 => sys::exit_group(0),
+                error @ ..0 => fail(b"read lifeline (stdin)", b"", -error),
+                _ => {}
+            }
+        }
+        if fds[0].revents != 0 && sys::read(signals, &mut buf) > 0 {
+            // SAFETY: a successful signalfd read fills a whole siginfo; ssi_signo comes first.
+            if unsafe { buf[0].assume_init() } != SIGCHLD {
+                sys::exit_group(0); // SIGTERM or SIGINT
+            }
+            while sys::reap_any_child() > 0 {}
+        }
     }
 }
 
-/// Sleeps in read(2) on stdin, ignoring any data; EOF means the host that held the pipe's
-/// write end is gone (exited or killed), so the sleeper exits 0 with it.
-pub fn until_lifeline_closes() -> Failure {
-    // SAFETY: fd 0 is only borrowed here; if it is not open, read fails with EBADF.
-    let stdin = unsafe { rustix::fd::BorrowedFd::borrow_raw(0) };
-    let mut sink = [0u8; 64];
-    loop {
-        match rustix::io::read(stdin, &mut sink) {
-            Ok(0) => exit_group(0),
-            Ok(_) | Err(Errno::INTR) => continue,
-            Err(errno) => return Failure::Lifeline(errno),
-        }
+/// Blocks SIGTERM, SIGINT and SIGCHLD and returns a signalfd that reads them.
+fn init_signals() -> i32 {
+    let set = sig(SIGTERM) | sig(SIGINT) | sig(SIGCHLD);
+    let mut fd = sys::block_signals(&set);
+    if fd >= 0 {
+        fd = sys::signalfd(&set);
     }
+    if fd < 0 {
+        fail(b"signalfd", b"", -fd);
+    }
+    fd as i32
 }

@@ -1,39 +1,130 @@
-//! The system calls rustix does not offer publicly, as small typed wrappers over `arch::syscall4`.
+//! The system calls rustix does not offer publicly, or only for owned or borrowed fds (fds 0–2
+//! may be closed here, and poll must be able to skip an entry with fd -1), as thin wrappers
+//! named after the kernel's calls. They keep the kernel's convention — a result ≥ 0, or
+//! `-errno` — which costs a fraction of a `Result` at every call site in a 2 KiB program.
 
-use crate::arch::syscall4;
-use linux_raw_sys::general::{__NR_close_range, __NR_exit_group, __NR_rt_sigprocmask};
-use rustix::io::Errno;
+use crate::arch::syscall;
+use core::ffi::CStr;
+use linux_raw_sys::general::*;
+
+/// A signal set as the kernel's rt_* calls and signalfd take it (`sizeof(sigset_t)` = 8).
+pub type SigSet = u64;
+
+/// The set holding just `signal`.
+pub const fn sig(signal: u32) -> SigSet {
+    1 << (signal - 1)
+}
 
 /// exit_group(2): ends the process.
 pub fn exit_group(status: i32) -> ! {
-    // SAFETY: exit_group takes a plain integer and does not return.
-    unsafe { syscall4(__NR_exit_group, status as usize, 0, 0, 0) };
+    // SAFETY: exit_group takes a plain integer.
+    unsafe { syscall(__NR_exit_group, [status as usize]) };
     // SAFETY: exit_group never returns.
     unsafe { core::hint::unreachable_unchecked() }
 }
 
-/// close_range(2) over `first..=u32::MAX`: closes every fd from `first` on (Linux 5.9+).
-pub fn close_from(first: u32) -> Result<(), Errno> {
-    // SAFETY: close_range takes plain integers; closing fds we do not use is our intent.
-    let ret = unsafe { syscall4(__NR_close_range, first as usize, u32::MAX as usize, 0, 0) };
-    result(ret)
-}
-
-/// rt_sigprocmask(SIG_BLOCK, 1 << (signal - 1)): block `signal` for this (single) thread.
-pub fn block_signal(signal: u32) -> Result<(), Errno> {
-    let set: u64 = 1 << (signal - 1);
-    const SIG_BLOCK: usize = linux_raw_sys::general::SIG_BLOCK as usize;
-    // SAFETY: `set` is a valid 8-byte sigset_t for the duration of the call; no old set is read.
-    let ret = unsafe {
-        syscall4(__NR_rt_sigprocmask, SIG_BLOCK, (&raw const set) as usize, 0, 8)
-    };
-    result(ret)
-}
-
-fn result(ret: isize) -> Result<(), Errno> {
-    if ret < 0 {
-        Err(Errno::from_raw_os_error(-ret as i32))
-    } else {
-        Ok(())
+/// openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC): a new fd, or -errno.
+#[inline(always)]
+pub fn open_read_only(path: &CStr) -> isize {
+    let flags = O_RDONLY | O_CLOEXEC;
+    // SAFETY: `path` is a valid NUL-terminated string during the call.
+    unsafe {
+        syscall(
+            __NR_openat,
+            [AT_FDCWD as usize, path.as_ptr() as usize, flags as usize],
+        )
     }
+}
+
+/// setns(2): moves this (only) thread into the namespace `fd` refers to, if of type `nstype`.
+#[inline(always)]
+pub fn setns(fd: i32, nstype: i32) -> isize {
+    // SAFETY: plain integers.
+    unsafe { syscall(__NR_setns, [fd as usize, nstype as usize]) }
+}
+
+/// write(2) of `bytes` to `fd`; a closed fd gives -EBADF.
+#[inline(always)]
+pub fn write(fd: i32, bytes: &[u8]) -> isize {
+    // SAFETY: the kernel reads at most `bytes.len()` bytes from a valid slice.
+    unsafe {
+        syscall(
+            __NR_write,
+            [fd as usize, bytes.as_ptr() as usize, bytes.len()],
+        )
+    }
+}
+
+/// read(2) from `fd` into `buf` (which need not be initialised); a closed fd gives -EBADF.
+#[inline(always)]
+pub fn read<T>(fd: i32, buf: &mut [core::mem::MaybeUninit<T>]) -> isize {
+    let len = core::mem::size_of_val(buf);
+    // SAFETY: the kernel writes at most `len` bytes into a valid, exclusive buffer.
+    unsafe { syscall(__NR_read, [fd as usize, buf.as_mut_ptr() as usize, len]) }
+}
+
+/// close(2) of `fd`, which this process must not use afterwards.
+#[inline(always)]
+pub fn close(fd: i32) -> isize {
+    // SAFETY: a plain integer; closing an fd nobody uses (or one not open) is harmless.
+    unsafe { syscall(__NR_close, [fd as usize]) }
+}
+
+/// close_range(first, ~0U, 0): closes every fd from `first` on (Linux 5.9+).
+#[inline(always)]
+pub fn close_range_from(first: u32) -> isize {
+    // SAFETY: plain integers; the caller uses no fd from `first` on.
+    unsafe { syscall(__NR_close_range, [first as usize, u32::MAX as usize, 0]) }
+}
+
+/// rt_sigprocmask(SIG_BLOCK, set, NULL): blocks `set` for this (only) thread.
+#[inline(always)]
+pub fn block_signals(set: &SigSet) -> isize {
+    // SAFETY: `set` is a valid sigset_t during the call; no old set is written.
+    unsafe {
+        syscall(
+            __NR_rt_sigprocmask,
+            [SIG_BLOCK as usize, set as *const SigSet as usize, 0, 8],
+        )
+    }
+}
+
+/// signalfd4(-1, set, O_CLOEXEC): a new fd from which the (blocked) signals in `set` are read.
+#[inline(always)]
+pub fn signalfd(set: &SigSet) -> isize {
+    // SAFETY: `set` is a valid sigset_t during the call.
+    unsafe {
+        syscall(
+            __NR_signalfd4,
+            [
+                usize::MAX,
+                set as *const SigSet as usize,
+                8,
+                O_CLOEXEC as usize,
+            ],
+        )
+    }
+}
+
+/// ppoll(fds, NULL, NULL): waits, without timeout, until one of `fds` is ready. The kernel
+/// skips entries with fd -1, so with nothing to watch this sleeps until a signal.
+#[inline(always)]
+pub fn poll(fds: &mut [pollfd]) -> isize {
+    // SAFETY: the kernel reads and writes `fds.len()` valid entries; with a NULL sigmask the
+    // fifth argument (its size) is not read, so it is not passed.
+    unsafe { syscall(__NR_ppoll, [fds.as_mut_ptr() as usize, fds.len(), 0, 0]) }
+}
+
+/// wait4(-1, NULL, WNOHANG, NULL): reaps one exited child; 0 or -ECHILD when none is left.
+#[inline(always)]
+pub fn reap_any_child() -> isize {
+    // SAFETY: NULL status and rusage pointers are allowed.
+    unsafe { syscall(__NR_wait4, [usize::MAX, 0, WNOHANG as usize, 0]) }
+}
+
+/// getpid(2).
+#[inline(always)]
+pub fn getpid() -> isize {
+    // SAFETY: getpid takes no arguments and cannot fail.
+    unsafe { syscall(__NR_getpid, []) }
 }

@@ -1,4 +1,4 @@
-//! aarch64: `_start` and the raw system call instruction.
+//! aarch64: `_start` and the system call instruction.
 
 // The kernel enters `_start` with sp (always 16-byte aligned on aarch64) at argc.
 core::arch::global_asm!(
@@ -13,24 +13,39 @@ core::arch::global_asm!(
     entry = sym crate::start::entry,
 );
 
-/// A raw system call with up to four arguments; returns the kernel's result (negative errno).
+/// A raw system call; returns the kernel's result (≥ 0, or -errno). Unused trailing
+/// arguments are left as they are: the kernel does not read them.
 ///
 /// # Safety
 /// The arguments must be valid for system call `nr`.
 #[inline(always)]
-pub unsafe fn syscall4(nr: u32, a0: usize, a1: usize, a2: usize, a3: usize) -> isize {
+pub unsafe fn syscall<const N: usize>(nr: u32, args: [usize; N]) -> isize {
     let ret: isize;
+    let arg = |i: usize| args.get(i).copied();
     // SAFETY: the caller vouches for the arguments; `svc 0` clobbers only x0.
     unsafe {
-        core::arch::asm!(
-            "svc 0",
-            in("x8") nr as usize,
-            inlateout("x0") a0 as isize => ret,
-            in("x1") a1,
-            in("x2") a2,
-            in("x3") a3,
-            options(nostack, preserves_flags),
-        );
+        match (arg(0), arg(1), arg(2), arg(3)) {
+            (Some(a0), Some(a1), Some(a2), Some(a3)) => core::arch::asm!(
+                "svc 0", in("x8") nr as usize, inlateout("x0") a0 as isize => ret,
+                in("x1") a1, in("x2") a2, in("x3") a3, options(nostack, preserves_flags),
+            ),
+            (Some(a0), Some(a1), Some(a2), None) => core::arch::asm!(
+                "svc 0", in("x8") nr as usize, inlateout("x0") a0 as isize => ret,
+                in("x1") a1, in("x2") a2, options(nostack, preserves_flags),
+            ),
+            (Some(a0), Some(a1), None, None) => core::arch::asm!(
+                "svc 0", in("x8") nr as usize, inlateout("x0") a0 as isize => ret,
+                in("x1") a1, options(nostack, preserves_flags),
+            ),
+            (Some(a0), None, None, None) => core::arch::asm!(
+                "svc 0", in("x8") nr as usize, inlateout("x0") a0 as isize => ret,
+                options(nostack, preserves_flags),
+            ),
+            _ => core::arch::asm!(
+                "svc 0", in("x8") nr as usize, lateout("x0") ret,
+                options(nostack, preserves_flags),
+            ),
+        }
     }
     ret
 }

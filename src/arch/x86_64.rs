@@ -1,4 +1,4 @@
-//! x86_64: `_start` and the raw system call instruction.
+//! x86_64: `_start` and the system call instruction.
 
 // The kernel enters `_start` with the stack pointer at argc; argv and envp follow it.
 // Hand that address to Rust with the stack 16-byte aligned, as the ABI requires at a call.
@@ -14,26 +14,43 @@ core::arch::global_asm!(
     entry = sym crate::start::entry,
 );
 
-/// A raw system call with up to four arguments; returns the kernel's result (negative errno).
+/// A raw system call; returns the kernel's result (≥ 0, or -errno). Unused trailing
+/// arguments are left as they are: the kernel does not read them.
 ///
 /// # Safety
 /// The arguments must be valid for system call `nr`.
 #[inline(always)]
-pub unsafe fn syscall4(nr: u32, a0: usize, a1: usize, a2: usize, a3: usize) -> isize {
+pub unsafe fn syscall<const N: usize>(nr: u32, args: [usize; N]) -> isize {
     let ret: isize;
+    let arg = |i: usize| args.get(i).copied();
     // SAFETY: the caller vouches for the arguments; `syscall` clobbers only rcx and r11.
     unsafe {
-        core::arch::asm!(
-            "syscall",
-            inlateout("rax") nr as isize => ret,
-            in("rdi") a0,
-            in("rsi") a1,
-            in("rdx") a2,
-            in("r10") a3,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack, preserves_flags),
-        );
+        match (arg(0), arg(1), arg(2), arg(3)) {
+            (Some(a0), Some(a1), Some(a2), Some(a3)) => core::arch::asm!(
+                "syscall", inlateout("rax") nr as isize => ret,
+                in("rdi") a0, in("rsi") a1, in("rdx") a2, in("r10") a3,
+                lateout("rcx") _, lateout("r11") _, options(nostack, preserves_flags),
+            ),
+            (Some(a0), Some(a1), Some(a2), None) => core::arch::asm!(
+                "syscall", inlateout("rax") nr as isize => ret,
+                in("rdi") a0, in("rsi") a1, in("rdx") a2,
+                lateout("rcx") _, lateout("r11") _, options(nostack, preserves_flags),
+            ),
+            (Some(a0), Some(a1), None, None) => core::arch::asm!(
+                "syscall", inlateout("rax") nr as isize => ret,
+                in("rdi") a0, in("rsi") a1,
+                lateout("rcx") _, lateout("r11") _, options(nostack, preserves_flags),
+            ),
+            (Some(a0), None, None, None) => core::arch::asm!(
+                "syscall", inlateout("rax") nr as isize => ret,
+                in("rdi") a0,
+                lateout("rcx") _, lateout("r11") _, options(nostack, preserves_flags),
+            ),
+            _ => core::arch::asm!(
+                "syscall", inlateout("rax") nr as isize => ret,
+                lateout("rcx") _, lateout("r11") _, options(nostack, preserves_flags),
+            ),
+        }
     }
     ret
 }
