@@ -3,7 +3,8 @@
 //! The sleeper is static and non-PIE with its own `_start` and its own ELF header
 //! (src/elf.rs): it is linked as a flat image at a fixed address, everything in one read-only,
 //! executable segment, and nothing for a loader to do, so it runs `FROM scratch`. Unwind
-//! tables and comments are dropped: a panic-abort program never reads them. Writable data
+//! tables and comments are dropped: a panic-abort program never reads them (debug builds of
+//! core still point at the unwinding personality: that pointer is read-only data here). Writable data
 //! would have no segment to live in, so the script refuses to link any.
 
 use std::{env, fs, path::PathBuf};
@@ -14,6 +15,7 @@ SECTIONS {
   .image : {
     KEEP(*(.elf_header))
     *(.text .text.*) *(.rodata .rodata.*) *(.data.rel.ro .data.rel.ro.*) *(.got .got.*)
+    *(.data.DW.ref.rust_eh_personality)
   }
   __image_size = . - 0x400000;
   .writable : { *(.data .data.* .bss .bss.* .tdata .tdata.* .tbss .tbss.*) }
