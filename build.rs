@@ -19,9 +19,10 @@ SECTIONS {
   }
   __image_size = . - 0x400000;
   .writable : { *(.data .data.* .bss .bss.* .tdata .tdata.* .tbss .tbss.*) }
-  /DISCARD/ : { *(.eh_frame*) *(.comment) *(.note*) }
+  /DISCARD/ : { *(.eh_frame*) *(.gcc_except_table*) *(.comment) *(.note*) }
 }
 ASSERT(SIZEOF(.writable) == 0, \"the sleeper must not have writable data\");
+ASSERT(ADDR(.image) == 0x400000, \"the ELF header must start the image\");
 ";
 
 fn main() {
