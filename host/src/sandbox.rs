@@ -155,6 +155,21 @@ impl Sandbox {
     pub fn read_link(&self, path: impl AsRef<Path>) -> Result<PathBuf, Error> {
         let path = path.as_ref();
         let link = self.resolve("readlink", path, OFlags::PATH | OFlags::NOFOLLOW)?;
+        // readlinkat(fd, "") says ENOENT for anything but a symlink; readlink(2) says EINVAL.
+        let kind = File::from(
+            link.try_clone()
+                .map_err(|error| access("readlink", path, error))?,
+        )
+        .metadata()
+        .map_err(|error| access("readlink", path, error))?
+        .file_type();
+        if !kind.is_symlink() {
+            return Err(access(
+                "readlink",
+                path,
+                io::Error::from_raw_os_error(libc::EINVAL),
+            ));
+        }
         let mut buf = vec![0u8; 4096];
         loop {
             // An O_PATH descriptor of a symlink plus the empty path reads that symlink.

@@ -1,0 +1,169 @@
+//! The `mntns` command: cat, ls, errors as one `mntns:` line, the demo, and unprivileged use.
+
+mod common;
+
+use common::{mntns, run, Container, TempDir};
+use std::process::Command;
+
+const SETUP: &str = r#"
+mkdir -p etc/empty srv
+echo cli-container > etc/hostname
+printf 'b\na\n' > srv/data
+ln -s /etc/hostname link
+"#;
+
+/// `mntns --sleeper S [--userns PID] <args...>` for the container.
+fn mntns_for(container: &Container, args: &[&str]) -> Command {
+    let mut command = mntns();
+    command.arg("--sleeper").arg(common::sleeper());
+    if container.in_user_ns() {
+        command.args(["--userns", &container.pid().to_string()]);
+    }
+    command.args(args);
+    command
+}
+
+#[test]
+fn cat_and_ls() {
+    let container = Container::new(SETUP);
+    let pid = container.pid().to_string();
+
+    let (status, out, err) = run(mntns_for(&container, &["cat", &pid, "/link"]));
+    assert!(status.success(), "{status}: {err}");
+    assert_eq!(out, "cli-container\n");
+    assert_eq!(err, "");
+
+    // A namespace file works as well as a PID.
+    let ns = format!("/proc/{pid}/ns/mnt");
+    let (status, out, _) = run(mntns_for(&container, &["cat", &ns, "/srv/data"]));
+    assert!(status.success());
+    assert_eq!(out, "b\na\n");
+
+    let (status, out, err) = run(mntns_for(&container, &["ls", &pid, "/"]));
+    assert!(status.success(), "{status}: {err}");
+    assert_eq!(out, "etc\nlink\nsrv\n");
+    let (status, out, _) = run(mntns_for(&container, &["ls", &pid, "/etc"]));
+    assert!(status.success());
+    assert_eq!(out, "empty\nhostname\n");
+    let (status, out, _) = run(mntns_for(&container, &["ls", &pid, "/etc/empty"]));
+    assert!(status.success());
+    assert_eq!(out, "");
+}
+
+/// Exit status 1 and exactly one line on stderr: `mntns: `, the path, the errno name.
+fn assert_one_error_line(command: Command, path: &str, errno: &str) {
+    let (status, out, err) = run(command);
+    assert_eq!(status.code(), Some(1), "stderr: {err}");
+    assert_eq!(out, "");
+    assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
+    assert!(err.ends_with('\n'));
+    assert!(err.starts_with("mntns: "), "{err:?}");
+    assert!(err.contains(path), "no {path} in {err:?}");
+    assert!(err.contains(errno), "no {errno} in {err:?}");
+}
+
+#[test]
+fn errors_are_one_line_with_path_and_errno() {
+    let container = Container::new(SETUP);
+    let pid = container.pid().to_string();
+    assert_one_error_line(
+        mntns_for(&container, &["cat", &pid, "/missing"]),
+        "/missing",
+        "ENOENT",
+    );
+    assert_one_error_line(
+        mntns_for(&container, &["cat", &pid, "/etc"]),
+        "/etc",
+        "EISDIR",
+    );
+    assert_one_error_line(
+        mntns_for(&container, &["ls", &pid, "/etc/hostname"]),
+        "/etc/hostname",
+        "ENOTDIR",
+    );
+    assert_one_error_line(
+        mntns_for(&container, &["cat", &pid, "/proc/self/root/etc/passwd"]),
+        "/proc/self/root/etc/passwd",
+        "ENOENT", // no /proc in this container
+    );
+    // The sleeper's refusal, passed on.
+    let (status, _, err) = run(mntns_for(&container, &["cat", "/nonexistent-ns", "/x"]));
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(
+        err,
+        "mntns: open mount namespace \"/nonexistent-ns\": ENOENT (2) (exit status: 66)\n"
+    );
+    // A missing sleeper.
+    let dir = TempDir::new("cli");
+    let missing = dir.path().join("no-sleeper");
+    let mut command = mntns();
+    command
+        .arg("--sleeper")
+        .arg(&missing)
+        .args(["cat", &pid, "/etc/hostname"]);
+    let (status, _, err) = run(command);
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(err, format!("mntns: sleeper {missing:?} not found\n"));
+}
+
+#[test]
+fn demo_shows_the_naive_and_the_safe_read() {
+    let mut command = mntns();
+    command
+        .env("MNTNSSANDBOX_BINARY", common::sleeper())
+        .arg("demo");
+    let (status, out, err) = run(command);
+    assert!(status.success(), "demo failed: {status}\n{out}\n{err}");
+    assert!(out.contains("\"demo-container\""), "{out}");
+    assert!(out.contains("naive"), "{out}");
+    assert!(out.contains("the HOST's /etc/hostname"), "{out}");
+    assert!(out.contains("cleaned up: sleeper"), "{out}");
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|name| format!("{:?}", name.trim_end()))
+        .unwrap_or_else(|_| "error ENOENT (2)".into());
+    assert!(
+        out.contains(&host),
+        "the naive read should show the host's {host}: {out}"
+    );
+}
+
+#[test]
+fn unprivileged_user_reads_its_own_container() {
+    require_root!("unprivileged_user_reads_its_own_container");
+    const NOBODY: u32 = 65534;
+    let container = Container::as_user("echo 'hello from nobody' > file", NOBODY);
+    let pid = container.pid().to_string();
+    let mut command = Command::new("setpriv");
+    command
+        .args([
+            format!("--reuid={NOBODY}"),
+            format!("--regid={NOBODY}"),
+            "--clear-groups".into(),
+        ])
+        .arg(env!("CARGO_BIN_EXE_mntns"))
+        .arg("--sleeper")
+        .arg(common::sleeper())
+        .args(["--userns", &pid, "cat", &pid, "/file"]);
+    let (status, out, err) = run(command);
+    assert!(status.success(), "{status}: {err}");
+    assert_eq!(out, "hello from nobody\n");
+
+    // Without the user namespace, nobody may not enter.
+    let mut command = Command::new("setpriv");
+    command
+        .args([
+            format!("--reuid={NOBODY}"),
+            format!("--regid={NOBODY}"),
+            "--clear-groups".into(),
+        ])
+        .arg(env!("CARGO_BIN_EXE_mntns"))
+        .arg("--sleeper")
+        .arg(common::sleeper())
+        .args(["cat", &pid, "/file"]);
+    let (status, _, err) = run(command);
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        err.starts_with("mntns: join mount namespace") && err.contains("EPERM"),
+        "{err}"
+    );
+}

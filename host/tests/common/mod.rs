@@ -1,0 +1,378 @@
+//! Shared by the integration tests: the sleeper binary, throwaway containers, temp dirs, and
+//! counting our children and fds. Real kernel, real namespaces; every wait is bounded.
+
+#![allow(dead_code)]
+
+use mntnssandbox_host::{Builder, NamespaceRef};
+use rustix::fd::AsRawFd as _;
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The longest any test waits for anything.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The sleeper: `$MNTNSSANDBOX_TEST_BINARY`, or the release build, built once.
+pub fn sleeper() -> PathBuf {
+    static SLEEPER: OnceLock<PathBuf> = OnceLock::new();
+    SLEEPER
+        .get_or_init(|| {
+            if let Some(path) = std::env::var_os("MNTNSSANDBOX_TEST_BINARY") {
+                return PathBuf::from(path);
+            }
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "--release", "-p", "mntnssandbox"])
+                .current_dir(&workspace)
+                .status()
+                .expect("run cargo build for the sleeper");
+            assert!(
+                status.success(),
+                "cargo build --release -p mntnssandbox failed: {status}"
+            );
+            let path = workspace.join("target/release/mntnssandbox");
+            assert!(path.exists(), "no sleeper at {}", path.display());
+            path
+        })
+        .clone()
+}
+
+/// The `mntns` command built for these tests.
+pub fn mntns() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mntns"))
+}
+
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Returns from the test, loudly, unless we are root.
+#[macro_export]
+macro_rules! require_root {
+    ($test:expr) => {
+        if !common::is_root() {
+            eprintln!("SKIPPED: {} needs root", $test);
+            return;
+        }
+    };
+}
+
+/// Tests that count children or fds must not overlap with others in the same binary.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Our child processes right now, as (pid, state), zombies included.
+pub fn children() -> Vec<(u32, char)> {
+    let me = std::process::id();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("list /proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Gone already, or not ours: skip.
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(after_comm) = stat.rfind(')').map(|at| &stat[at + 1..]) else {
+            continue;
+        };
+        let mut fields = after_comm.split_whitespace();
+        let state = fields
+            .next()
+            .and_then(|state| state.chars().next())
+            .unwrap_or('?');
+        let ppid: u32 = fields
+            .next()
+            .and_then(|ppid| ppid.parse().ok())
+            .unwrap_or(0);
+        if ppid == me {
+            found.push((pid, state));
+        }
+    }
+    found
+}
+
+/// How many fds this process has open.
+pub fn fd_count() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("list /proc/self/fd")
+        .count()
+}
+
+/// Asserts that `work` leaves no child process and no fd behind.
+pub fn assert_no_leaks<T>(what: &str, work: impl FnOnce() -> T) -> T {
+    let (children_before, fds_before) = (children(), fd_count());
+    let result = work();
+    assert_eq!(
+        children(),
+        children_before,
+        "{what}: child processes left behind"
+    );
+    assert_eq!(fd_count(), fds_before, "{what}: fds left open");
+    result
+}
+
+/// A directory removed with everything in it when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("mntnssandbox-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes a file with the given mode.
+    pub fn write(&self, name: &str, contents: &str, mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).expect("write a temp file");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .expect("chmod a temp file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A throwaway container: a private mount namespace (plus a user namespace unless we are
+/// root, or when asked to run as another user) whose root is a fresh tmpfs.
+///
+/// A shell, started through `unshare`, mounts a tmpfs over a staging directory, runs `setup`
+/// in it (`$S` is the staging path), moves the tmpfs over `/` (which makes it the namespace's
+/// root, the one setns(2) gives), says `ready` and waits on stdin, with builtins only.
+/// The staging directory is a host temp dir, so that the same absolute path exists on the
+/// host with other contents.
+pub struct Container {
+    holder: Child,
+    stdin: Option<ChildStdin>,
+    user_ns: bool,
+    staging: TempDir,
+}
+
+const CONTAINER_SCRIPT: &str = r#"set -eu
+S="$1"
+mount -n -t tmpfs -o mode=0755 container "$S"
+cd "$S"
+eval "$2"
+cd /
+mount -n --move "$S" /
+echo ready
+read _ || true
+"#;
+
+impl Container {
+    /// As ourselves: root gets a plain mount namespace, others a user+mount namespace.
+    pub fn new(setup: &str) -> Self {
+        Self::spawn(setup, None)
+    }
+
+    /// As `uid`/`gid` (via setpriv; needs root), always in a user+mount namespace.
+    pub fn as_user(setup: &str, uid: u32) -> Self {
+        Self::spawn(setup, Some(uid))
+    }
+
+    fn spawn(setup: &str, uid: Option<u32>) -> Self {
+        let staging = TempDir::new("container");
+        let user_ns = uid.is_some() || !is_root();
+        let mut command = match uid {
+            Some(uid) => {
+                let mut command = Command::new("setpriv");
+                command.args([
+                    format!("--reuid={uid}"),
+                    format!("--regid={uid}"),
+                    "--clear-groups".into(),
+                    "unshare".into(),
+                ]);
+                command
+            }
+            None => Command::new("unshare"),
+        };
+        if user_ns {
+            command.args(["--user", "--map-root-user"]);
+        }
+        command
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                CONTAINER_SCRIPT,
+                "sh",
+            ])
+            .arg(staging.path())
+            .arg(setup)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut holder = command
+            .spawn()
+            .expect("spawn the container holder (unshare)");
+        let stdin = holder.stdin.take();
+        let stdout = holder.stdout.take().expect("piped stdout");
+        let ready = wait_readable(stdout.as_raw_fd(), WAIT);
+        let mut line = String::new();
+        if ready {
+            BufReader::new(stdout)
+                .read_line(&mut line)
+                .expect("read the holder's ready line");
+        }
+        if line != "ready\n" {
+            let _ = holder.kill();
+            let _ = holder.wait();
+            let mut stderr = String::new();
+            let _ = holder
+                .stderr
+                .take()
+                .expect("piped")
+                .read_to_string(&mut stderr);
+            panic!(
+                "container holder not ready within {WAIT:?} (got {line:?}); its stderr: {stderr}"
+            );
+        }
+        Container {
+            holder,
+            stdin,
+            user_ns,
+            staging,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.holder.id()
+    }
+
+    /// The host directory whose path the container's staging directory shared.
+    pub fn staging(&self) -> &TempDir {
+        &self.staging
+    }
+
+    /// Whether the sleeper must join the holder's user namespace too.
+    pub fn in_user_ns(&self) -> bool {
+        self.user_ns
+    }
+
+    /// A builder for this container's mount namespace, with the test sleeper.
+    pub fn builder(&self) -> Builder {
+        let builder = Builder::new(NamespaceRef::Pid(self.pid())).sleeper(sleeper());
+        if self.user_ns {
+            builder.user_namespace(NamespaceRef::Pid(self.pid()))
+        } else {
+            builder
+        }
+    }
+}
+
+impl Drop for Container {
+    /// Closes the holder's stdin and waits (bounded) for it to exit; kills it otherwise.
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        if !wait_exit(&mut self.holder, WAIT) {
+            let _ = self.holder.kill();
+            let _ = self.holder.wait();
+            if !std::thread::panicking() {
+                panic!(
+                    "container holder {} did not exit within {WAIT:?}",
+                    self.holder.id()
+                );
+            }
+        }
+    }
+}
+
+/// Whether `fd` turns readable (or hangs up) within `timeout`.
+pub fn wait_readable(fd: i32, timeout: Duration) -> bool {
+    // SAFETY: the caller keeps the fd open for the call.
+    let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) };
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [rustix::event::PollFd::new(
+            &fd,
+            rustix::event::PollFlags::IN,
+        )];
+        let spec = rustix::event::Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: left.subsec_nanos().into(),
+        };
+        match rustix::event::poll(&mut fds, Some(&spec)) {
+            Ok(0) => return false,
+            Ok(_) => return true,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(errno) => panic!("poll: {errno:?}"),
+        }
+    }
+}
+
+/// Waits for our child to exit, bounded (through a pidfd), and reaps it.
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> bool {
+    wait_gone(child.id(), timeout) && child.wait().is_ok()
+}
+
+/// Whether process `pid` has exited (gone, or a zombie) within `timeout`, through a pidfd.
+pub fn wait_gone(pid: u32, timeout: Duration) -> bool {
+    let Some(rpid) = rustix::process::Pid::from_raw(pid as i32) else {
+        return true;
+    };
+    match rustix::process::pidfd_open(rpid, rustix::process::PidfdFlags::empty()) {
+        Ok(pidfd) => wait_readable(pidfd.as_raw_fd(), timeout),
+        Err(_) => true,
+    }
+}
+
+/// Waits (bounded) for our child to exit and reaps it; kills it after `timeout` (→ `None`).
+pub fn wait_exit_status(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    if wait_gone(child.id(), timeout) {
+        child.wait().ok()
+    } else {
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+}
+
+/// Runs a command to completion with a bound, returning (status, stdout, stderr).
+pub fn run(mut command: Command) -> (std::process::ExitStatus, String, String) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("spawn {command:?}: {error}"));
+    // Outputs are small: read them to the end (which comes when the command exits), bounded by
+    // the wait for its exit afterwards.
+    let (mut out, mut err) = (String::new(), String::new());
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    assert!(
+        wait_gone(child.id(), WAIT),
+        "{command:?} still running after {WAIT:?}"
+    );
+    stdout.read_to_string(&mut out).unwrap();
+    stderr.read_to_string(&mut err).unwrap();
+    let status = child.wait().unwrap();
+    (status, out, err)
+}
