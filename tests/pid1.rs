@@ -1,0 +1,146 @@
+//! The sleeper as PID 1 of its own PID namespace (a holder container, like Kubernetes' pause):
+//! SIGTERM ends it with status 0, and orphans reparented to it are reaped.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// `unshare --pid --fork` running the sleeper as PID 1 of a new PID namespace, joined to
+/// the test's own mount namespace; the sleeper's stdout is the pipe unshare hands down.
+fn sleeper_as_pid1() -> (Spawned, u32) {
+    let mut command = Command::new("unshare");
+    command
+        .args(["--pid", "--fork", "--kill-child"])
+        .arg(binary())
+        .env_clear()
+        .env(
+            "sleepy_mntns",
+            format!("/proc/{}/ns/mnt", std::process::id()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut unshare = spawn(&mut command, "unshare --pid --fork mntnssandbox");
+    unshare.expect_ok();
+    let sleeper = wait_until(DEADLINE, "unshare's forked child (the sleeper)", || {
+        children(unshare.pid()).first().copied()
+    });
+    assert_eq!(
+        proc_field(sleeper, "status", "NSpid")
+            .split_whitespace()
+            .last(),
+        Some("1"),
+        "the sleeper must be PID 1 in its namespace"
+    );
+    (unshare, sleeper)
+}
+
+/// The children of `pid`, from /proc/<pid>/task/<pid>/children.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|child| child.parse().expect("a pid"))
+        .collect()
+}
+
+fn send_signal(name: &str, pid: u32) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid}: {status}");
+}
+
+#[test]
+fn sigterm_ends_pid1_with_status_0() {
+    if skip_unless_root("sigterm_ends_pid1_with_status_0") {
+        return;
+    }
+    let (mut unshare, sleeper) = sleeper_as_pid1();
+    assert_asleep(sleeper);
+    send_signal("TERM", sleeper);
+    // unshare --fork exits with its child's status.
+    let status = unshare.wait_exit_within(Duration::from_secs(1), "PID 1 to end on SIGTERM");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "PID 1 must exit 0 on SIGTERM, got {status}"
+    );
+}
+
+#[test]
+fn sigint_ends_pid1_with_status_0() {
+    if skip_unless_root("sigint_ends_pid1_with_status_0") {
+        return;
+    }
+    let (mut unshare, sleeper) = sleeper_as_pid1();
+    send_signal("INT", sleeper);
+    let status = unshare.wait_exit_within(Duration::from_secs(1), "PID 1 to end on SIGINT");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "PID 1 must exit 0 on SIGINT, got {status}"
+    );
+}
+
+#[test]
+fn pid1_reaps_orphans() {
+    if skip_unless_root("pid1_reaps_orphans") {
+        return;
+    }
+    let (_unshare, sleeper) = sleeper_as_pid1();
+    // A shell inside the PID namespace backgrounds a short-lived child and exits: the child
+    // is orphaned and reparented to the namespace's PID 1, the sleeper.
+    let mut shell = Command::new("nsenter");
+    shell
+        .args(["--target", &sleeper.to_string(), "--pid", "--", "sh", "-c"])
+        .arg("sleep 0.5 </dev/null >/dev/null 2>&1 & echo $!")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let outcome = run_to_end(&mut shell, "nsenter sh (makes an orphan)");
+    assert!(
+        outcome.status.success(),
+        "nsenter sh: {:?}",
+        show(&outcome.stderr)
+    );
+    let orphan_in_namespace: u32 = show(&outcome.stdout).trim().parse().expect("sh prints $!");
+    let orphan = wait_until(
+        DEADLINE,
+        "the orphan to be reparented to the sleeper",
+        || children(sleeper).first().copied(),
+    );
+    assert_eq!(
+        proc_field(orphan, "status", "NSpid")
+            .split_whitespace()
+            .last(),
+        Some(orphan_in_namespace.to_string().as_str()),
+        "the sleeper's child must be the orphan"
+    );
+    wait_until(
+        DEADLINE,
+        "the sleeper to reap its orphan (no child, no zombie)",
+        || (children(sleeper).is_empty() && state(orphan).is_none()).then_some(()),
+    );
+    assert_asleep(sleeper);
+}
+
+#[test]
+fn outside_a_pid_namespace_sigterm_keeps_its_default_action() {
+    if skip_unless_root("outside_a_pid_namespace_sigterm_keeps_its_default_action") {
+        return;
+    }
+    let mut sleeper = spawn(
+        &mut sleeper_with(&[("sleepy_mntns", "/proc/self/ns/mnt")]),
+        "sleeper (not PID 1)",
+    );
+    sleeper.expect_ok();
+    send_signal("TERM", sleeper.pid());
+    let status = sleeper.wait_exit_within(DEADLINE, "the sleeper to die of SIGTERM");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(15), "killed by SIGTERM, got {status}");
+}
