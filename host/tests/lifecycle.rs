@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_no_leaks, children, fd_count, serial, Container, WAIT};
+use common::{assert_no_leaks, child_pids, fd_count, serial, Container, WAIT};
 use mntnssandbox_host::{Error, Sandbox};
 use std::os::fd::AsRawFd;
 
@@ -83,7 +83,7 @@ fn thirty_two_threads_at_once() {
 fn a_sleeper_killed_from_outside() {
     let _serial = serial();
     let container = Container::new(SETUP);
-    let (children_before, fds_before) = (children(), fd_count());
+    let (children_before, fds_before) = (child_pids(), fd_count());
     let sandbox = container.builder().spawn().expect("spawn");
     assert_works(&sandbox);
     let pid = sandbox.pid();
@@ -119,7 +119,7 @@ fn a_sleeper_killed_from_outside() {
         other => panic!("close should report the death, got {other:?}"),
     }
     assert_eq!(
-        children(),
+        child_pids(),
         children_before,
         "the dead sleeper was not reaped"
     );

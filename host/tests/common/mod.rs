@@ -101,6 +101,11 @@ pub fn children() -> Vec<(u32, char)> {
     found
 }
 
+/// The PIDs of our child processes right now (their states change under us).
+pub fn child_pids() -> Vec<u32> {
+    children().into_iter().map(|(pid, _)| pid).collect()
+}
+
 /// How many fds this process has open.
 pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd")
@@ -110,12 +115,18 @@ pub fn fd_count() -> usize {
 
 /// Asserts that `work` leaves no child process and no fd behind.
 pub fn assert_no_leaks<T>(what: &str, work: impl FnOnce() -> T) -> T {
-    let (children_before, fds_before) = (children(), fd_count());
+    let (children_before, fds_before) = (child_pids(), fd_count());
     let result = work();
+    let after = children();
+    let zombies: Vec<_> = after.iter().filter(|(_, state)| *state == 'Z').collect();
+    assert!(
+        zombies.is_empty(),
+        "{what}: zombies left behind: {zombies:?}"
+    );
     assert_eq!(
-        children(),
+        child_pids(),
         children_before,
-        "{what}: child processes left behind"
+        "{what}: child processes left behind: {after:?}"
     );
     assert_eq!(fd_count(), fds_before, "{what}: fds left open");
     result
