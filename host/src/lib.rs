@@ -17,6 +17,9 @@
 //!
 //! Requires Linux 5.6+ (openat2, pidfd_open; waitid on a pidfd needs 5.4).
 //!
+//! The crate also builds the `mntns` command (`mntns cat NSREF PATH`, `mntns ls NSREF PATH`,
+//! `mntns hold NSREF`, `mntns demo`), a thin layer over this API; see `mntns --help`.
+//!
 //! # Example
 //!
 //! Reading the host's own mount namespace (joining it needs root):

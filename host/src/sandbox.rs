@@ -296,6 +296,12 @@ impl Sandbox {
     }
 }
 
+/// A `Sandbox` is shared between threads by reference and moved between them.
+const _: () = {
+    const fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<Sandbox>();
+};
+
 impl Drop for Sandbox {
     /// Kills and reaps the sleeper if [`close`](Sandbox::close) did not; never panics.
     fn drop(&mut self) {

@@ -52,9 +52,11 @@ enum Cmd {
         #[arg(default_value = "/")]
         path: PathBuf,
     },
-    /// Hold the namespace with a sleeper: print "<sleeper-pid> <root-path>", then keep it
-    /// until stdin closes or SIGINT/SIGTERM/SIGHUP arrives (the sleeper goes with mntns, even
-    /// when mntns is killed)
+    /// Hold the namespace: print "<sleeper-pid> <root-path>", keep the sleeper until stdin
+    /// closes
+    ///
+    /// SIGINT, SIGTERM and SIGHUP end it cleanly too (exit 0). The sleeper goes with mntns in
+    /// every case, even when mntns is killed with SIGKILL: its stdin is a pipe from mntns.
     Hold {
         /// The mount namespace: a namespace file or a PID
         nsref: NamespaceRef,
@@ -405,24 +407,30 @@ impl Holder {
         Err(format!("set up the demo container: {why}"))
     }
 
-    /// Closes its stdin and waits (bounded) for it to exit.
+    /// Closes its stdin and waits (bounded, through a pidfd) for it to exit.
     fn finish(&mut self) -> Outcome {
         drop(self.stdin.take());
-        let deadline = Instant::now() + DEMO_WAIT;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) if status.success() => return Ok(()),
-                Ok(Some(status)) => return Err(format!("demo container holder: {status}")),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Ok(None) => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    return Err("demo container holder did not exit when told".into());
-                }
-                Err(error) => return Err(format!("wait for the holder: {}", OsError(&error))),
+        let pid = rustix::process::Pid::from_raw(self.pid() as i32).expect("a valid PID");
+        let exited = match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+            Ok(pidfd) => {
+                use rustix::fd::IntoRawFd;
+                // SAFETY: a fresh, owned descriptor changes wrapper types.
+                let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd.into_raw_fd()) };
+                wait_readable(pidfd.as_fd(), DEMO_WAIT)
+                    .map_err(|error| format!("wait for the holder: {}", OsError(&error)))?
             }
+            // Exited and reaped already? wait() below tells.
+            Err(_) => true,
+        };
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            return Err("demo container holder did not exit when told".into());
+        }
+        match self.child.wait() {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => Err(format!("demo container holder: {status}")),
+            Err(error) => Err(format!("wait for the holder: {}", OsError(&error))),
         }
     }
 }
