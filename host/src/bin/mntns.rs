@@ -52,11 +52,11 @@ enum Cmd {
         #[arg(default_value = "/")]
         path: PathBuf,
     },
-    /// Hold the namespace: print "<sleeper-pid> <root-path>", keep the sleeper until stdin
-    /// closes
+    /// Hold the namespace: print the sleeper's PID and root path, keep it until stdin closes
     ///
-    /// SIGINT, SIGTERM and SIGHUP end it cleanly too (exit 0). The sleeper goes with mntns in
-    /// every case, even when mntns is killed with SIGKILL: its stdin is a pipe from mntns.
+    /// The line printed is "PID /proc/PID/root". SIGINT, SIGTERM and SIGHUP end mntns cleanly
+    /// too (exit 0). The sleeper goes with mntns in every case, even when mntns is killed with
+    /// SIGKILL: its stdin is a pipe from mntns.
     Hold {
         /// The mount namespace: a namespace file or a PID
         nsref: NamespaceRef,
