@@ -52,21 +52,23 @@ impl Child {
 
     /// Whether the process is still running: a pidfd turns readable once the process exits.
     pub(crate) fn is_alive(&self) -> bool {
+        !self.exits_within(Duration::ZERO)
+    }
+
+    /// Whether the process has exited, or does so within `timeout`.
+    pub(crate) fn exits_within(&self, timeout: Duration) -> bool {
         if self.reaped {
-            return false;
+            return true;
         }
         let mut fds = [PollFd::from_borrowed_fd(lend(&self.pidfd), PollFlags::IN)];
-        let zero = Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
+        let timeout = timespec(timeout);
         loop {
-            match poll(&mut fds, Some(&zero)) {
-                Ok(0) => return true,
-                Ok(_) => return false,
+            match poll(&mut fds, Some(&timeout)) {
+                Ok(0) => return false,
+                Ok(_) => return true,
                 Err(Errno::INTR) => continue,
                 // Cannot happen with a valid pidfd; assume the worst.
-                Err(_) => return false,
+                Err(_) => return true,
             }
         }
     }

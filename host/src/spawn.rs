@@ -22,6 +22,9 @@ pub const SLEEPER_NAME: &str = "mntnssandbox";
 /// How long [`Builder::spawn`] waits for the handshake unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a sleeper whose root cannot be opened is given to show that it is exiting.
+const EXIT_GRACE: Duration = Duration::from_millis(100);
+
 /// Most bytes of the sleeper's stderr kept for an error message.
 const STDERR_LIMIT: usize = 4096;
 
@@ -172,9 +175,16 @@ impl Builder {
         if !child.is_alive() {
             return Err(died(&mut child));
         }
-        let root = root.map(own).map_err(|errno| {
-            Error::io(format!("open the root of sleeper {pid}"), from_errno(errno))
-        })?;
+        let root = match root {
+            Ok(root) => own(root),
+            // An exiting process loses its root before its pidfd reports the exit: give it a
+            // moment to tell a death (reported as such) from a refusal to open (EACCES, ...).
+            Err(_) if child.exits_within(EXIT_GRACE) => return Err(died(&mut child)),
+            Err(errno) => {
+                let what = format!("open the root of sleeper {pid}");
+                return Err(Error::io(what, from_errno(errno)));
+            }
+        };
         Ok(Sandbox::new(child, root, lifeline))
     }
 }
