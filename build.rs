@@ -30,8 +30,11 @@ fn main() {
     let script = out.join("sleeper.ld");
     fs::write(&script, LINKER_SCRIPT).expect("write the linker script");
 
-    // aarch64 links with rust-lld itself (no cross cc needed); elsewhere cc drives the linker.
-    let lld_directly = env::var("TARGET").is_ok_and(|target| target.starts_with("aarch64-"));
+    // The musl targets link with rust-lld itself (.cargo/config.toml): no cross cc needed for
+    // aarch64, and unlike GNU ld, lld's --gc-sections still drops unused global functions
+    // (memcmp, ...) in a flat image. Elsewhere cc drives the linker.
+    let lld_directly = env::var("RUSTC_LINKER").is_ok_and(|linker| linker.ends_with("rust-lld"));
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
     let (driver_args, wl): (&[&str], &str) = if lld_directly {
         (&["-static", "--no-pie"], "")
     } else {
