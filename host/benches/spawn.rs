@@ -1,6 +1,7 @@
 //! The spawn benchmark (issue 4): how fast a sleeper says `OK`, what it costs to keep, and how
-//! that compares with the least a sleeper can be (the *floor*, benches/floor.rs), with
-//! `nsenter`, and with spawning from a host that holds 4 GiB of memory.
+//! that compares with the least a sleeper can be (the *floor*, benches/floor.rs, also run
+//! joining the namespace and nothing else), with `nsenter`, and with spawning from a host that
+//! holds 4 GiB of memory.
 //!
 //! ```text
 //! cargo bench -p mntnssandbox-host --bench spawn [-- --quick] [-- --json FILE]
@@ -12,7 +13,7 @@
 //!
 //! The machine this runs on is shared and noisy, so every figure that matters is a ratio of
 //! two candidates measured side by side: each round runs every candidate once, in an order
-//! that rotates from round to round, and a ratio is the median over rounds of the two
+//! shuffled afresh every round, and a ratio is the median over rounds of the two
 //! candidates' times *in the same round*. Candidates "from a 4 GiB host" run in a worker
 //! process (this binary again, `--worker`) that holds 4 GiB of touched memory and takes part
 //! in the same rounds. Nothing is asserted: targets are printed beside the figures.
@@ -104,6 +105,8 @@ fn main() {
 enum How {
     /// `Command` with an empty environment but `sleepy_mntns`, stdout piped, read `OK\n`.
     Raw(PathBuf),
+    /// The same, with the namespace as argument: the floor that joins it first.
+    FloorJoin(PathBuf),
     /// The same with a no-op `pre_exec`, which makes std fork+exec instead of posix_spawn.
     RawPreExec(PathBuf),
     /// `nsenter --mount=NS -- sh -c 'echo OK; exec sleep 1000000'`.
@@ -133,12 +136,18 @@ impl Drop for Held {
 
 fn command(how: &How) -> Command {
     match how {
-        How::Raw(path) | How::RawPreExec(path) => {
+        How::Raw(path) | How::RawPreExec(path) | How::FloorJoin(path) => {
             let mut command = Command::new(path);
             command.env_clear().env(MNTNS_ENV, NAMESPACE);
-            if let How::RawPreExec(_) = how {
+            match how {
                 // SAFETY: the closure does nothing at all, so it is async-signal-safe.
-                unsafe { command.pre_exec(|| Ok(())) };
+                How::RawPreExec(_) => unsafe {
+                    command.pre_exec(|| Ok(()));
+                },
+                How::FloorJoin(_) => {
+                    command.arg(NAMESPACE);
+                }
+                _ => {}
             }
             command
         }
@@ -458,6 +467,32 @@ fn paired_ratio(a: &Row, b: &Row) -> f64 {
     quantile(&ratios, 0.5)
 }
 
+/// xorshift64*: enough to shuffle the candidates, no dependency.
+struct Random(u64);
+
+impl Random {
+    fn seeded() -> Random {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_nanos() as u64);
+        Random(nanos | 1)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as usize % n
+    }
+
+    /// Fisher–Yates.
+    fn shuffle(&mut self, items: &mut [usize]) {
+        for i in (1..items.len()).rev() {
+            items.swap(i, self.below(i + 1));
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Scale: 1000 held at once
 
@@ -657,11 +692,13 @@ fn floor(target: &Path) -> PathBuf {
         .unwrap_or_else(|error| panic!("run {}: {error}", rustc.display()));
     assert!(status.success(), "compiling the floor failed: {status}");
     let sample = measure(&How::Raw(output.clone()));
+    let joining = measure(&How::FloorJoin(output.clone()));
     eprintln!(
-        "floor: {} ({} bytes) says OK in {:?}",
+        "floor: {} ({} bytes) says OK in {:?} ({:?} joining {NAMESPACE} first)",
         output.display(),
         file_size(&output),
-        sample.spawn_to_ok
+        sample.spawn_to_ok,
+        joining.spawn_to_ok,
     );
     output
 }
@@ -738,6 +775,13 @@ fn run(mode: &Mode, json: Option<&Path>) {
     const FLOOR: usize = 0;
     const RAW: usize = 1;
     rows[RAW].reference = Some((FLOOR, 1.10));
+    let floor_join = rows.len();
+    rows.push(Row::new(
+        "floor_join",
+        "floor + join (openat + setns, then OK)",
+        How::FloorJoin(floor.clone()),
+        Where::Here,
+    ));
     if let Some(musl) = &musl {
         let mut row = Row::new(
             "sleeper_musl",
@@ -805,11 +849,14 @@ fn run(mode: &Mode, json: Option<&Path>) {
         mode.rounds, mode.pre_exec_every
     );
     let measured = Instant::now();
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    let mut random = Random::seeded();
     for round in 0..WARMUP + mode.rounds {
         let keep = round >= WARMUP;
-        let n = rows.len();
-        for step in 0..n {
-            let index = (round + step) % n;
+        // A fresh order every round: no candidate always follows the same one (a heavy one
+        // like nsenter leaves work behind for whoever comes next).
+        random.shuffle(&mut order);
+        for &index in &order {
             let row = &mut rows[index];
             if index == big_pre_exec && round % mode.pre_exec_every != 0 {
                 if keep {
@@ -961,13 +1008,16 @@ fn run(mode: &Mode, json: Option<&Path>) {
          them, per process: outside PSS, approximate (the machine is shared)."
     );
     let sleeper_vs_floor = paired_ratio(&rows[RAW], &rows[FLOOR]);
+    let join_vs_floor = paired_ratio(&rows[floor_join], &rows[FLOOR]);
+    let sleeper_vs_join = paired_ratio(&rows[RAW], &rows[floor_join]);
     let host_vs_raw = paired_ratio(&rows[host], &rows[RAW]);
     let big_vs_small = paired_ratio(&rows[big_host], &rows[host]);
     let pre_exec_vs_raw = paired_ratio(&rows[big_pre_exec], &rows[big_raw]);
     let pss_at_scale = quantile(&scale_sleeper.pss_kib, 0.5);
     let _ = writeln!(
         out,
-        "\n**Summary:** mntnssandbox {sleeper_vs_floor:.3}× the floor (≤ 1.10), host crate \
+        "\n**Summary:** mntnssandbox {sleeper_vs_floor:.3}× the floor (≤ 1.10; joining alone \
+         costs {join_vs_floor:.3}×, the sleeper is {sleeper_vs_join:.3}× a floor that joins), host crate \
          {host_vs_raw:.3}× raw `Command` (≤ 1.15), {big_vs_small:.3}× from a 4 GiB host (≤ 1.5; \
          a no-op `pre_exec` there: {pre_exec_vs_raw:.1}×); RSS {} KiB, PSS {pss_at_scale:.2} KiB \
          per sleeper at {SCALE} (≤ 8); sleeper file {sleeper_size} bytes (floor {} bytes). \
@@ -988,6 +1038,8 @@ fn run(mode: &Mode, json: Option<&Path>) {
             floor_size: file_size(&floor),
             summary: [
                 ("sleeper_vs_floor", sleeper_vs_floor),
+                ("floor_join_vs_floor", join_vs_floor),
+                ("sleeper_vs_floor_join", sleeper_vs_join),
                 ("host_vs_raw", host_vs_raw),
                 ("big_host_vs_small_host", big_vs_small),
                 ("big_pre_exec_vs_big_raw", pre_exec_vs_raw),
@@ -1004,6 +1056,7 @@ fn run(mode: &Mode, json: Option<&Path>) {
 fn short(row: &Row) -> &'static str {
     match row.key {
         "floor" => "floor",
+        "floor_join" => "floor + join",
         "sleeper" => "raw",
         "host" => "host crate (small host)",
         "big_raw" => "raw (4 GiB host)",
@@ -1021,7 +1074,7 @@ struct JsonInput<'a> {
     scale: [(&'static str, &'a Scale); 2],
     sleeper_size: u64,
     floor_size: u64,
-    summary: [(&'static str, f64); 5],
+    summary: [(&'static str, f64); 7],
 }
 
 fn json_string(text: &str) -> String {
