@@ -22,19 +22,22 @@ pub unsafe fn answer(argv: *const *const u8) -> ! {
     // SAFETY: argv[1] exists; argv[2] is the NULL terminator or another argument.
     let (first, second) = unsafe { (*argv.add(1), *argv.add(2)) };
     // SAFETY: `first` is a NUL-terminated string; the prefixes end in NUL: exact matches only.
-    let text: &[u8] = unsafe {
+    let text: Option<&[u8]> = unsafe {
         match () {
-            _ if !second.is_null() => usage_error(),
-            _ if strip_prefix(first, b"--help\0").is_some() => HELP,
-            _ if strip_prefix(first, b"--version\0").is_some() => VERSION.as_bytes(),
-            _ => usage_error(),
+            _ if !second.is_null() => None,
+            _ if strip_prefix(first, b"--help\0").is_some() => Some(HELP),
+            _ if strip_prefix(first, b"--version\0").is_some() => Some(VERSION.as_bytes()),
+            _ => None,
         }
     };
-    write(1, text);
-    exit_group(0)
-}
-
-fn usage_error() -> ! {
-    write(2, USAGE);
-    exit_group(2)
+    match text {
+        Some(text) => {
+            write(1, text);
+            exit_group(0)
+        }
+        None => {
+            write(2, USAGE);
+            exit_group(2)
+        }
+    }
 }

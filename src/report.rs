@@ -1,6 +1,7 @@
 //! The one line on stderr that says what failed — the step, the path as given (control
 //! characters escaped, so it stays one line), the errno name and number — and exit 66.
 
+use core::mem::MaybeUninit;
 use linux_raw_sys::errno::*;
 
 /// Exit status on any failure, as lxkns' own sleeper uses.
@@ -15,35 +16,48 @@ const PATH_BUDGET: usize = 256;
 pub fn fail(what: &[u8], path: &[u8], errno: isize) -> ! {
     let errno = errno as u32;
     let mut line = Line {
-        buf: [0; 384],
+        buf: [MaybeUninit::uninit(); 384],
         len: 0,
     };
     line.push(b"mntnssandbox: ");
     line.push(what);
     line.push_escaped(path);
-    line.push(if path.is_empty() { b": " } else { b"\": " });
-    line.push(errno_name(errno));
+    // `": ` after a path (closing the quote `what` opened), `: ` without one.
+    line.push(&b"\": "[usize::from(path.is_empty())..]);
+    line.push_errno_name(errno);
     line.push(b" (");
     line.push_decimal(errno);
     line.push(b")\n");
-    crate::sys::write(2, line.buf.split_at(line.len).0);
+    crate::sys::write(2, line.as_bytes());
     crate::sys::exit_group(EXIT_FAILURE)
 }
 
-/// A fixed buffer large enough for the longest line (prefix, a cut path, the errno).
+/// A buffer large enough for the longest line (prefix, a cut path, the errno); it is only
+/// ever read up to what was written, so it is not zeroed first.
 struct Line {
-    buf: [u8; 384],
+    buf: [MaybeUninit<u8>; 384],
     len: usize,
 }
 
 impl Line {
     fn push(&mut self, bytes: &[u8]) {
         for &byte in bytes {
-            if let Some(slot) = self.buf.get_mut(self.len) {
-                *slot = byte;
-                self.len += 1;
-            }
+            self.push_byte(byte);
         }
+    }
+
+    /// The one place that stores a byte; kept out of line, as a call is smaller than its body.
+    #[inline(never)]
+    fn push_byte(&mut self, byte: u8) {
+        if let Some(slot) = self.buf.get_mut(self.len) {
+            slot.write(byte);
+            self.len += 1;
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        // SAFETY: `push_byte` wrote the first `len` bytes, and never lets `len` pass the buffer's end.
+        unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast(), self.len) }
     }
 
     /// Control characters, `"` and `\` as `\xNN`, so the line stays one unambiguous line;
@@ -57,15 +71,22 @@ impl Line {
             }
             if byte < 0x20 || byte == 0x7f || byte == b'"' || byte == b'\\' {
                 let hex = b"0123456789abcdef";
-                self.push(&[
-                    b'\\',
-                    b'x',
-                    hex[usize::from(byte >> 4)],
-                    hex[usize::from(byte & 15)],
-                ]);
+                self.push(b"\\x");
+                self.push_byte(hex[usize::from(byte >> 4)]);
+                self.push_byte(hex[usize::from(byte & 15)]);
             } else {
-                self.push(&[byte]);
+                self.push_byte(byte);
             }
+        }
+    }
+
+    /// `ENOENT` for 2, and so on; `errno` for a number not in the table (the number follows).
+    fn push_errno_name(&mut self, number: u32) {
+        let mut bytes = PACKED_NAMES.iter();
+        // The catch-all entry, last, ends the search for any number not in the table.
+        bytes.find(|&&byte| u32::from(byte) == 0x80 + number || byte == 0x80);
+        for &byte in bytes.take_while(|&&byte| byte < 0x80) {
+            self.push_byte(byte);
         }
     }
 
@@ -73,12 +94,12 @@ impl Line {
         if number >= 10 {
             self.push_decimal(number / 10);
         }
-        self.push(&[b'0' + (number % 10) as u8]);
+        self.push_byte(b'0' + (number % 10) as u8);
     }
 }
 
 /// The errors open(2), setns(2), read(2) and write(2) can give here.
-const ERRNO_NAMES: [(u32, &str); 13] = [
+const ERRNO_NAMES: [(u32, &str); 14] = [
     (EPERM, "EPERM"),
     (ENOENT, "ENOENT"),
     (EBADF, "EBADF"),
@@ -92,6 +113,8 @@ const ERRNO_NAMES: [(u32, &str); 13] = [
     (ENAMETOOLONG, "ENAMETOOLONG"),
     (ELOOP, "ELOOP"),
     (EIO, "EIO"),
+    // The catch-all: no failure has errno 0.
+    (0, "errno"),
 ];
 
 /// The table packed at compile time as `[0x80 | number, name...]*`: about 100 bytes in the
@@ -126,20 +149,4 @@ const fn pack() -> [u8; packed_len()] {
         i += 1;
     }
     packed
-}
-
-/// `ENOENT` for 2, and so on; `errno` for a number not in the table (the number follows).
-fn errno_name(number: u32) -> &'static [u8] {
-    let mut bytes = PACKED_NAMES.iter();
-    while let Some(&marker) = bytes.next() {
-        if u32::from(marker) == 0x80 | number {
-            let name = bytes.as_slice();
-            let len = name
-                .iter()
-                .position(|&byte| byte >= 0x80)
-                .unwrap_or(name.len());
-            return name.split_at(len).0;
-        }
-    }
-    b"errno"
 }

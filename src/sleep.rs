@@ -23,17 +23,20 @@ pub fn sleep(lifeline: bool) -> ! {
         events: POLLIN as i16,
         revents: 0,
     };
-    let mut fds = [watch(signals), watch(if lifeline { 0 } else { -1 })];
+    // Stdin (0) with the lifeline, else -1: nothing.
+    let mut fds = [watch(signals), watch(i32::from(lifeline) - 1)];
     // One struct signalfd_siginfo (128 bytes); lifeline data is read into it and ignored.
     let mut buf = [MaybeUninit::<u32>::uninit(); 32];
     loop {
         // Entries with fd -1 are skipped: with neither, this sleeps until a signal kills us.
         sys::poll(&mut fds);
         if fds[1].revents != 0 {
-            match sys::read(0, &mut buf) {
-                0 => sys::exit_group(0),
-                error @ ..0 => fail(b"read lifeline (stdin)", b"", -error),
-                _ => {}
+            let read = sys::read(0, &mut buf);
+            if read < 0 {
+                fail(b"read lifeline (stdin)", b"", -read);
+            }
+            if read == 0 {
+                sys::exit_group(0);
             }
         }
         if fds[0].revents != 0 && sys::read(signals, &mut buf) > 0 {
