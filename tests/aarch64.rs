@@ -1,0 +1,116 @@
+//! The aarch64 build, run under qemu-user: a static aarch64 ELF of at most 2048 bytes whose
+//! error path and `--version` work. Joining itself cannot be tested there: qemu-user runs
+//! threads of its own, and setns(CLONE_NEWNS) refuses multithreaded callers with EINVAL.
+//!
+//! Builds `--target aarch64-unknown-linux-musl` itself (or takes MNTNSSANDBOX_AARCH64_BINARY);
+//! skips loudly without the rustup target or qemu-aarch64-static (CI installs both).
+
+mod common;
+
+use common::elf::*;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+const TARGET: &str = "aarch64-unknown-linux-musl";
+const QEMU: &str = "qemu-aarch64-static";
+
+/// The aarch64 binary, built once, or None (after saying why) when this machine can't.
+fn aarch64_binary(test: &str) -> Option<&'static Path> {
+    static BUILT: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        if let Some(path) = std::env::var_os("MNTNSSANDBOX_AARCH64_BINARY") {
+            return Some(PathBuf::from(path));
+        }
+        match build_release(Some(TARGET)) {
+            Ok(path) => Some(path),
+            Err(status) => {
+                let installed = Command::new("rustup")
+                    .args(["target", "list", "--installed"])
+                    .output()
+                    .map(|out| String::from_utf8_lossy(&out.stdout).contains(TARGET))
+                    .unwrap_or(false);
+                assert!(!installed, "the {TARGET} build failed: {status}");
+                None
+            }
+        }
+    });
+    if built.is_none() {
+        eprintln!("SKIPPED: {test} needs the {TARGET} rustup target (rustup target add {TARGET})");
+    }
+    built.as_deref()
+}
+
+fn qemu_available(test: &str) -> bool {
+    let found = Command::new(QEMU).arg("--version").output().is_ok();
+    if !found {
+        eprintln!("SKIPPED: {test} needs {QEMU} (Debian: qemu-user-static)");
+    }
+    found
+}
+
+/// Runs the aarch64 binary under qemu-user with exactly `env` and `args`.
+fn run_under_qemu(binary: &Path, env: &[(&str, &str)], args: &[&str]) -> Outcome {
+    let mut command = Command::new(QEMU);
+    command.arg(binary).args(args).env_clear();
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    run_to_end(
+        &mut command,
+        &format!("{QEMU} mntnssandbox {}", args.join(" ")),
+    )
+}
+
+#[test]
+fn is_a_static_aarch64_elf_of_at_most_2048_bytes() {
+    let Some(binary) = aarch64_binary("is_a_static_aarch64_elf_of_at_most_2048_bytes") else {
+        return;
+    };
+    let elf = assert_static_non_pie(binary);
+    assert_eq!(elf.machine, EM_AARCH64, "e_machine");
+    assert_at_most_bytes(binary, 2048);
+}
+
+#[test]
+fn version_under_qemu() {
+    let test = "version_under_qemu";
+    let (Some(binary), true) = (aarch64_binary(test), qemu_available(test)) else {
+        return;
+    };
+    let outcome = run_under_qemu(binary, &[], &["--version"]);
+    assert_eq!(outcome.status.code(), Some(0));
+    assert_eq!(
+        show(&outcome.stdout),
+        format!("mntnssandbox {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn error_paths_under_qemu() {
+    let test = "error_paths_under_qemu";
+    let (Some(binary), true) = (aarch64_binary(test), qemu_available(test)) else {
+        return;
+    };
+    run_under_qemu(binary, &[], &[])
+        .assert_failure("mntnssandbox: sleepy_mntns is not set or empty: EINVAL (22)");
+    run_under_qemu(binary, &[("sleepy_mntns", "/no/such/ns")], &[])
+        .assert_failure("mntnssandbox: open mount namespace \"/no/such/ns\": ENOENT (2)");
+    run_under_qemu(
+        binary,
+        &[("sleepy_userns", "/no/user\nns"), ("sleepy_mntns", "/x")],
+        &[],
+    )
+    .assert_failure("mntnssandbox: open user namespace \"/no/user\\x0ans\": ENOENT (2)");
+    // Where the join itself would be tested, qemu-user stops us: it is multithreaded, and
+    // setns(CLONE_NEWNS) refuses multithreaded callers.
+    run_under_qemu(binary, &[("sleepy_mntns", "/proc/self/ns/mnt")], &[])
+        .assert_failure("mntnssandbox: join mount namespace \"/proc/self/ns/mnt\": EINVAL (22)");
+    let usage = run_under_qemu(binary, &[], &["--bogus"]);
+    assert_eq!(usage.status.code(), Some(2));
+}
