@@ -6,10 +6,34 @@ use crate::sys::{exit_group, write};
 /// The help's first line is the usage line.
 const HELP: &[u8] = b"\
 usage: mntnssandbox [--help | --version]
-Joins the namespaces at $sleepy_userns (optional) and $sleepy_mntns, says OK on
-stdout, sleeps; with $sleepy_lifeline, exits 0 at EOF on stdin. Fails: exit 66.
+Joins the namespaces at sleepy_userns= (optional) and sleepy_mntns=,
+prints OK, sleeps; exits 0 at EOF on stdin if sleepy_lifeline= is set.
+Failure: exit 66.
 ";
 const USAGE: &[u8] = HELP.split_at(41).0;
+
+// The environment variables' prefixes, taken from the help text so that the bytes are stored
+// once.
+pub const SLEEPY_USERNS: &[u8] = within(HELP, b"sleepy_userns=");
+pub const SLEEPY_MNTNS: &[u8] = within(HELP, b"sleepy_mntns=");
+pub const SLEEPY_LIFELINE: &[u8] = within(HELP, b"sleepy_lifeline=");
+
+/// The bytes of `text` that equal `part`; a compile-time error if there are none.
+const fn within(text: &'static [u8], part: &[u8]) -> &'static [u8] {
+    let mut rest = text;
+    while rest.len() >= part.len() {
+        let candidate = rest.split_at(part.len()).0;
+        let mut i = 0;
+        while i < part.len() && candidate[i] == part[i] {
+            i += 1;
+        }
+        if i == part.len() {
+            return candidate;
+        }
+        rest = rest.split_at(1).1;
+    }
+    panic!("not in the text")
+}
 
 const VERSION: &str = concat!("mntnssandbox ", env!("CARGO_PKG_VERSION"), "\n");
 

@@ -31,10 +31,10 @@ fn main(env: Environment) -> ! {
     // A host that closed our stdout must see exit 66, not a death by SIGPIPE.
     sys::block_signals(&sys::sig(linux_raw_sys::general::SIGPIPE));
 
-    let Some(mount) = env.non_empty(b"sleepy_mntns=") else {
+    let Some(mount) = env.non_empty(cli::SLEEPY_MNTNS) else {
         fail(b"sleepy_mntns is not set or empty", b"", EINVAL as isize)
     };
-    if let Some(user) = env.non_empty(b"sleepy_userns=") {
+    if let Some(user) = env.non_empty(cli::SLEEPY_USERNS) {
         join(Type::User, user);
     }
     join(Type::Mount, mount);
@@ -46,7 +46,7 @@ fn main(env: Environment) -> ! {
     if written < 0 {
         fail(b"write OK to stdout", b"", -written);
     }
-    sleep::sleep(env.non_empty(b"sleepy_lifeline=").is_some())
+    sleep::sleep(env.non_empty(cli::SLEEPY_LIFELINE).is_some())
 }
 
 /// A long-lived sleeper must not keep its host's sockets or pipes alive: keep only 0, 1, 2.

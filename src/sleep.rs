@@ -52,10 +52,9 @@ pub fn sleep(lifeline: bool) -> ! {
 /// Blocks SIGTERM, SIGINT and SIGCHLD and returns a signalfd that reads them.
 fn init_signals() -> i32 {
     let set = sig(SIGTERM) | sig(SIGINT) | sig(SIGCHLD);
-    let mut fd = sys::block_signals(&set);
-    if fd >= 0 {
-        fd = sys::signalfd(&set);
-    }
+    // Blocking valid signals with a valid set cannot fail.
+    sys::block_signals(&set);
+    let fd = sys::signalfd(&set);
     if fd < 0 {
         fail(b"signalfd", b"", -fd);
     }
