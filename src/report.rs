@@ -91,10 +91,14 @@ impl Line {
     }
 
     fn push_decimal(&mut self, number: u32) {
-        if number >= 10 {
-            self.push_decimal(number / 10);
+        let mut unit = 1;
+        while unit <= number / 10 {
+            unit *= 10;
         }
-        self.push_byte(b'0' + (number % 10) as u8);
+        while unit > 0 {
+            self.push_byte(b'0' + (number / unit % 10) as u8);
+            unit /= 10;
+        }
     }
 }
 
