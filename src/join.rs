@@ -5,8 +5,7 @@ use crate::sys;
 use core::ffi::CStr;
 use rustix::thread::LinkNameSpaceType as Type;
 
-/// Enters the `kind` namespace at `path`, or reports which step failed and exits. The
-/// namespace fd is close-on-exec, and closed with every fd above 2 once both joins are done.
+/// Enters the `kind` namespace at `path`, or reports which step failed and exits.
 pub fn join(kind: Type, path: &CStr) {
     let (open_failed, join_failed): (&[u8], &[u8]) = match kind {
         Type::User => (b"open user namespace \"", b"join user namespace \""),
@@ -20,4 +19,7 @@ pub fn join(kind: Type, path: &CStr) {
     if joined < 0 {
         fail(join_failed, path.to_bytes(), -joined);
     }
+    // Joined: the fd is not needed any more. Started with stdin closed, it may be fd 0, which
+    // the lifeline would otherwise read.
+    sys::close(fd as i32);
 }

@@ -61,22 +61,26 @@ impl Line {
     }
 
     /// Control characters, `"` and `\` as `\xNN`, so the line stays one unambiguous line;
-    /// cut with `...` after PATH_BUDGET bytes.
+    /// cut with `...` after the whole escapes that fit in PATH_BUDGET bytes.
     fn push_escaped(&mut self, path: &[u8]) {
         let end = self.len + PATH_BUDGET;
         for &byte in path {
-            if self.len > end {
+            let hex = b"0123456789abcdef";
+            let escaped = [
+                b'\\',
+                b'x',
+                hex[usize::from(byte >> 4)],
+                hex[usize::from(byte & 15)],
+            ];
+            let unit = match byte {
+                0..=0x1f | 0x7f | b'"' | b'\\' => &escaped[..],
+                _ => core::slice::from_ref(&byte),
+            };
+            if self.len + unit.len() > end {
                 self.push(b"...");
                 return;
             }
-            if byte < 0x20 || byte == 0x7f || byte == b'"' || byte == b'\\' {
-                let hex = b"0123456789abcdef";
-                self.push(b"\\x");
-                self.push_byte(hex[usize::from(byte >> 4)]);
-                self.push_byte(hex[usize::from(byte & 15)]);
-            } else {
-                self.push_byte(byte);
-            }
+            self.push(unit);
         }
     }
 
