@@ -5,6 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
+/// The size the sleeper aims at (issues 2 and 5), not reached yet: 2.3–2.5 KiB today.
+pub const SIZE_TARGET: u64 = 2048;
+/// The size the sleeper must not exceed, so that growth cannot slip in unnoticed.
+pub const SIZE_BUDGET: u64 = 2560;
+
 pub const ET_EXEC: u16 = 2;
 pub const PT_DYNAMIC: u32 = 2;
 pub const PT_INTERP: u32 = 3;
@@ -142,12 +147,19 @@ pub fn assert_static_non_pie(path: &Path) -> Elf {
     elf
 }
 
-/// The file is at most `max` bytes.
-pub fn assert_at_most_bytes(path: &Path, max: u64) {
+/// The file is within SIZE_BUDGET; says loudly when it is over SIZE_TARGET.
+pub fn assert_size_within_budget(path: &Path) {
+    let max = SIZE_BUDGET;
     let size = std::fs::metadata(path)
         .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
         .len();
     eprintln!("{}: {size} bytes", path.display());
+    if size > SIZE_TARGET {
+        eprintln!(
+            "NOTE: {}: {size} bytes, over the {SIZE_TARGET}-byte target (budget {SIZE_BUDGET})",
+            path.display()
+        );
+    }
     assert!(size <= max, "{}: {size} bytes > {max}", path.display());
 }
 
