@@ -127,40 +127,34 @@ fn demo_shows_the_naive_and_the_safe_read() {
     );
 }
 
+/// `mntns --sleeper <sleeper> <args>`, run as `uid` (and the same gid, no groups).
+fn mntns_as(uid: u32, args: &[&str]) -> Command {
+    let mut command = Command::new("setpriv");
+    command
+        .args([
+            format!("--reuid={uid}"),
+            format!("--regid={uid}"),
+            "--clear-groups".into(),
+        ])
+        .arg(env!("CARGO_BIN_EXE_mntns"))
+        .arg("--sleeper")
+        .arg(common::sleeper())
+        .args(args);
+    command
+}
+
 #[test]
 fn unprivileged_user_reads_its_own_container() {
     require_root!("unprivileged_user_reads_its_own_container");
     const NOBODY: u32 = 65534;
     let container = Container::as_user("echo 'hello from nobody' > file", NOBODY);
     let pid = container.pid().to_string();
-    let mut command = Command::new("setpriv");
-    command
-        .args([
-            format!("--reuid={NOBODY}"),
-            format!("--regid={NOBODY}"),
-            "--clear-groups".into(),
-        ])
-        .arg(env!("CARGO_BIN_EXE_mntns"))
-        .arg("--sleeper")
-        .arg(common::sleeper())
-        .args(["--userns", &pid, "cat", &pid, "/file"]);
-    let (status, out, err) = run(command);
+    let (status, out, err) = run(mntns_as(NOBODY, &["--userns", &pid, "cat", &pid, "/file"]));
     assert!(status.success(), "{status}: {err}");
     assert_eq!(out, "hello from nobody\n");
 
     // Without the user namespace, nobody may not enter.
-    let mut command = Command::new("setpriv");
-    command
-        .args([
-            format!("--reuid={NOBODY}"),
-            format!("--regid={NOBODY}"),
-            "--clear-groups".into(),
-        ])
-        .arg(env!("CARGO_BIN_EXE_mntns"))
-        .arg("--sleeper")
-        .arg(common::sleeper())
-        .args(["cat", &pid, "/file"]);
-    let (status, _, err) = run(command);
+    let (status, _, err) = run(mntns_as(NOBODY, &["cat", &pid, "/file"]));
     assert_eq!(status.code(), Some(1));
     assert!(
         err.starts_with("mntns: join mount namespace") && err.contains("EPERM"),
