@@ -3,8 +3,9 @@
 //!
 //! As PID 1 of a PID namespace the kernel ignores default-action signals and orphans are
 //! reparented to us, so there SIGTERM and SIGINT, read from a signalfd, end the sleeper with
-//! status 0, and SIGCHLD reaps. Anywhere else signals keep their default actions. No signal
-//! has a handler, so no call here is ever interrupted with EINTR.
+//! status 0, and SIGCHLD is ignored, which makes the kernel reap every child that dies.
+//! Anywhere else signals keep their default actions. No signal has a handler, so no call here
+//! is ever interrupted with EINTR.
 
 use crate::report::fail;
 use crate::sys::{self, sig};
@@ -25,13 +26,15 @@ pub fn sleep(lifeline: bool) -> ! {
     };
     // Stdin (0) with the lifeline, else -1: nothing.
     let mut fds = [watch(signals), watch(i32::from(lifeline) - 1)];
-    // One struct signalfd_siginfo (128 bytes); lifeline data is read into it and ignored.
-    let mut buf = [MaybeUninit::<u32>::uninit(); 32];
+    let mut sink = [MaybeUninit::<u8>::uninit(); 64];
     loop {
         // Entries with fd -1 are skipped: with neither, this sleeps until a signal kills us.
         sys::poll(&mut fds);
+        if fds[0].revents != 0 {
+            sys::exit_group(0); // SIGTERM or SIGINT is pending
+        }
         if fds[1].revents != 0 {
-            let read = sys::read(0, &mut buf);
+            let read = sys::read(0, &mut sink);
             if read < 0 {
                 fail(b"read lifeline (stdin)", b"", -read);
             }
@@ -39,20 +42,15 @@ pub fn sleep(lifeline: bool) -> ! {
                 sys::exit_group(0);
             }
         }
-        if fds[0].revents != 0 && sys::read(signals, &mut buf) > 0 {
-            // SAFETY: a successful signalfd read fills a whole siginfo; ssi_signo comes first.
-            if unsafe { buf[0].assume_init() } != SIGCHLD {
-                sys::exit_group(0); // SIGTERM or SIGINT
-            }
-            while sys::reap_any_child() > 0 {}
-        }
     }
 }
 
-/// Blocks SIGTERM, SIGINT and SIGCHLD and returns a signalfd that reads them.
+/// Ignores SIGCHLD (so the kernel reaps our children), blocks SIGTERM and SIGINT and returns a
+/// signalfd that becomes readable when one of them arrives.
 fn init_signals() -> i32 {
-    let set = sig(SIGTERM) | sig(SIGINT) | sig(SIGCHLD);
-    // Blocking valid signals with a valid set cannot fail.
+    // Ignoring valid signals and blocking them cannot fail.
+    sys::ignore_signal(SIGCHLD);
+    let set = sig(SIGTERM) | sig(SIGINT);
     sys::block_signals(&set);
     let fd = sys::signalfd(&set);
     if fd < 0 {

@@ -7,6 +7,9 @@ use crate::arch::syscall;
 use core::ffi::CStr;
 use linux_raw_sys::general::*;
 
+/// The `SIG_IGN` disposition.
+const SIG_IGN: usize = 1;
+
 /// A signal set as the kernel's rt_* calls and signalfd take it (`sizeof(sigset_t)` = 8).
 pub type SigSet = u64;
 
@@ -78,6 +81,20 @@ pub fn close_range_from(first: u32) -> isize {
     unsafe { syscall(__NR_close_range, [first as usize, u32::MAX as usize, 0]) }
 }
 
+/// rt_sigaction(signal, SIG_IGN): ignore `signal`. No handler, so no restorer is needed.
+#[inline(always)]
+pub fn ignore_signal(signal: u32) -> isize {
+    // struct sigaction as the kernel reads it: handler, flags, restorer, mask.
+    let ignore: [usize; 4] = [SIG_IGN, 0, 0, 0];
+    // SAFETY: `ignore` is a valid kernel sigaction during the call; no old action is written.
+    unsafe {
+        syscall(
+            __NR_rt_sigaction,
+            [signal as usize, ignore.as_ptr() as usize, 0, 8],
+        )
+    }
+}
+
 /// rt_sigprocmask(SIG_BLOCK, set, NULL): blocks `set` for this (only) thread.
 #[inline(always)]
 pub fn block_signals(set: &SigSet) -> isize {
@@ -114,13 +131,6 @@ pub fn poll(fds: &mut [pollfd]) -> isize {
     // SAFETY: the kernel reads and writes `fds.len()` valid entries; with a NULL sigmask the
     // fifth argument (its size) is not read, so it is not passed.
     unsafe { syscall(__NR_ppoll, [fds.as_mut_ptr() as usize, fds.len(), 0, 0]) }
-}
-
-/// wait4(-1, NULL, WNOHANG, NULL): reaps one exited child; 0 or -ECHILD when none is left.
-#[inline(always)]
-pub fn reap_any_child() -> isize {
-    // SAFETY: NULL status and rusage pointers are allowed.
-    unsafe { syscall(__NR_wait4, [usize::MAX, 0, WNOHANG as usize, 0]) }
 }
 
 /// getpid(2).
