@@ -29,7 +29,7 @@ use rustix::thread::LinkNameSpaceType as Type;
 
 fn main(env: Environment) -> ! {
     // A host that closed our stdout must see exit 66, not a death by SIGPIPE.
-    sys::ignore_signal(linux_raw_sys::general::SIGPIPE);
+    sys::sigaction(linux_raw_sys::general::SIGPIPE, sys::SIG_IGN);
 
     let Some(mount) = env.non_empty(cli::SLEEPY_MNTNS) else {
         fail(b"sleepy_mntns is not set or empty", b"", EINVAL as isize)

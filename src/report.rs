@@ -65,23 +65,23 @@ impl Line {
     fn push_escaped(&mut self, path: &[u8]) {
         let end = self.len + PATH_BUDGET;
         for &byte in path {
-            let hex = b"0123456789abcdef";
-            let escaped = [
-                b'\\',
-                b'x',
-                hex[usize::from(byte >> 4)],
-                hex[usize::from(byte & 15)],
-            ];
-            let unit = match byte {
-                0..=0x1f | 0x7f | b'"' | b'\\' => &escaped[..],
-                _ => core::slice::from_ref(&byte),
-            };
-            if self.len + unit.len() > end {
+            let escape = matches!(byte, 0..=0x1f | 0x7f | b'"' | b'\\');
+            if self.len + if escape { 4 } else { 1 } > end {
                 self.push(b"...");
                 return;
             }
-            self.push(unit);
+            if escape {
+                self.push(b"\\x");
+                self.push_hex_digit(byte >> 4);
+                self.push_hex_digit(byte & 15);
+            } else {
+                self.push_byte(byte);
+            }
         }
+    }
+
+    fn push_hex_digit(&mut self, digit: u8) {
+        self.push_byte(b"0123456789abcdef"[usize::from(digit & 15)]);
     }
 
     /// `ENOENT` for 2, and so on; `errno` for a number not in the table (the number follows).
@@ -95,14 +95,10 @@ impl Line {
     }
 
     fn push_decimal(&mut self, number: u32) {
-        let mut unit = 1;
-        while unit <= number / 10 {
-            unit *= 10;
+        if number >= 10 {
+            self.push_decimal(number / 10);
         }
-        while unit > 0 {
-            self.push_byte(b'0' + (number / unit % 10) as u8);
-            unit /= 10;
-        }
+        self.push_byte(b'0' + (number % 10) as u8);
     }
 }
 

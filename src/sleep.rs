@@ -1,39 +1,34 @@
 //! Sleeping once joined: in the kernel until a signal ends us; with the lifeline, also until
 //! stdin reaches EOF (the host holding its write end is gone, even if it was SIGKILLed).
 //!
-//! As PID 1 of a PID namespace the kernel ignores default-action signals and orphans are
-//! reparented to us, so there SIGTERM and SIGINT, read from a signalfd, end the sleeper with
-//! status 0, and SIGCHLD is ignored, which makes the kernel reap every child that dies.
-//! Anywhere else signals keep their default actions. No signal has a handler, so no call here
-//! is ever interrupted with EINTR.
+//! As PID 1 of a PID namespace the kernel ignores signals left at their default action and
+//! reparents orphans to us. There SIGTERM and SIGINT get a handler that exits 0, and SIGCHLD
+//! is ignored, which makes the kernel reap every child that dies. Anywhere else signals keep
+//! their default actions. The one handler never returns, so no call is ever restarted or
+//! interrupted with EINTR.
 
 use crate::report::fail;
-use crate::sys::{self, sig};
-use core::mem::MaybeUninit;
+use crate::sys;
 use linux_raw_sys::general::{pollfd, POLLIN, SIGCHLD, SIGINT, SIGTERM};
 
 /// Sleeps until a signal, the lifeline's EOF (if `lifeline`), or as PID 1 SIGTERM/SIGINT.
 pub fn sleep(lifeline: bool) -> ! {
-    let signals = if sys::getpid() == 1 {
-        init_signals()
-    } else {
-        -1
-    };
-    let watch = |fd| pollfd {
-        fd,
+    if sys::getpid() == 1 {
+        // Setting valid signals' actions cannot fail.
+        sys::sigaction(SIGCHLD, sys::SIG_IGN);
+        sys::sigaction(SIGTERM, exit_0 as *const () as usize);
+        sys::sigaction(SIGINT, exit_0 as *const () as usize);
+    }
+    // Stdin with the lifeline; else fd -1, which poll skips: then it sleeps until a signal.
+    let mut stdin = [pollfd {
+        fd: i32::from(lifeline) - 1,
         events: POLLIN as i16,
         revents: 0,
-    };
-    // Stdin (0) with the lifeline, else -1: nothing.
-    let mut fds = [watch(signals), watch(i32::from(lifeline) - 1)];
-    let mut sink = [MaybeUninit::<u8>::uninit(); 64];
+    }];
+    let mut sink = [core::mem::MaybeUninit::<u8>::uninit(); 64];
     loop {
-        // Entries with fd -1 are skipped: with neither, this sleeps until a signal kills us.
-        sys::poll(&mut fds);
-        if fds[0].revents != 0 {
-            sys::exit_group(0); // SIGTERM or SIGINT is pending
-        }
-        if fds[1].revents != 0 {
+        sys::poll(&mut stdin);
+        if stdin[0].revents != 0 {
             let read = sys::read(0, &mut sink);
             if read < 0 {
                 fail(b"read lifeline (stdin)", b"", -read);
@@ -45,16 +40,7 @@ pub fn sleep(lifeline: bool) -> ! {
     }
 }
 
-/// Ignores SIGCHLD (so the kernel reaps our children), blocks SIGTERM and SIGINT and returns a
-/// signalfd that becomes readable when one of them arrives.
-fn init_signals() -> i32 {
-    // Ignoring valid signals and blocking them cannot fail.
-    sys::ignore_signal(SIGCHLD);
-    let set = sig(SIGTERM) | sig(SIGINT);
-    sys::block_signals(&set);
-    let fd = sys::signalfd(&set);
-    if fd < 0 {
-        fail(b"signalfd", b"", -fd);
-    }
-    fd as i32
+/// PID 1's handler for SIGTERM and SIGINT: end the sleeper with status 0.
+extern "C" fn exit_0(_signal: i32) {
+    sys::exit_group(0)
 }

@@ -7,17 +7,6 @@ use crate::arch::syscall;
 use core::ffi::CStr;
 use linux_raw_sys::general::*;
 
-/// The `SIG_IGN` disposition.
-const SIG_IGN: usize = 1;
-
-/// A signal set as the kernel's rt_* calls and signalfd take it (`sizeof(sigset_t)` = 8).
-pub type SigSet = u64;
-
-/// The set holding just `signal`.
-pub const fn sig(signal: u32) -> SigSet {
-    1 << (signal - 1)
-}
-
 /// exit_group(2): ends the process. Not inlined: one copy serves every exit.
 #[inline(never)]
 pub fn exit_group(status: i32) -> ! {
@@ -81,45 +70,27 @@ pub fn close_range_from(first: u32) -> isize {
     unsafe { syscall(__NR_close_range, [first as usize, u32::MAX as usize, 0]) }
 }
 
-/// rt_sigaction(signal, SIG_IGN): ignore `signal`. No handler, so no restorer is needed.
-#[inline(always)]
-pub fn ignore_signal(signal: u32) -> isize {
-    // struct sigaction as the kernel reads it: handler, flags, restorer, mask.
-    let ignore: [usize; 4] = [SIG_IGN, 0, 0, 0];
-    // SAFETY: `ignore` is a valid kernel sigaction during the call; no old action is written.
+/// The `SIG_IGN` disposition for [`sigaction`].
+pub const SIG_IGN: usize = 1;
+
+/// rt_sigaction(signal, {handler, SA_RESTORER, restore_rt}, NULL): `handler` is `SIG_IGN` or
+/// the address of an `extern "C" fn(i32)` of this program.
+#[inline(never)]
+pub fn sigaction(signal: u32, handler: usize) -> isize {
+    // struct sigaction as the kernel reads it (the libc one differs): handler, flags,
+    // restorer, mask. x86_64 delivers a signal to a handler only with SA_RESTORER.
+    let action = [
+        handler,
+        SA_RESTORER as usize,
+        crate::arch::restore_rt as *const () as usize,
+        0,
+    ];
+    // SAFETY: `action` is a valid kernel sigaction during the call, whose handler, if any,
+    // is a function of this program; no old action is written.
     unsafe {
         syscall(
             __NR_rt_sigaction,
-            [signal as usize, ignore.as_ptr() as usize, 0, 8],
-        )
-    }
-}
-
-/// rt_sigprocmask(SIG_BLOCK, set, NULL): blocks `set` for this (only) thread.
-#[inline(always)]
-pub fn block_signals(set: &SigSet) -> isize {
-    // SAFETY: `set` is a valid sigset_t during the call; no old set is written.
-    unsafe {
-        syscall(
-            __NR_rt_sigprocmask,
-            [SIG_BLOCK as usize, set as *const SigSet as usize, 0, 8],
-        )
-    }
-}
-
-/// signalfd4(-1, set, O_CLOEXEC): a new fd from which the (blocked) signals in `set` are read.
-#[inline(always)]
-pub fn signalfd(set: &SigSet) -> isize {
-    // SAFETY: `set` is a valid sigset_t during the call.
-    unsafe {
-        syscall(
-            __NR_signalfd4,
-            [
-                usize::MAX,
-                set as *const SigSet as usize,
-                8,
-                O_CLOEXEC as usize,
-            ],
+            [signal as usize, action.as_ptr() as usize, 0, 8],
         )
     }
 }

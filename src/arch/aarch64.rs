@@ -13,6 +13,17 @@ core::arch::global_asm!(
     entry = sym crate::start::entry,
 );
 
+// The return path from a signal handler (SA_RESTORER): rt_sigreturn. (Our only handler
+// exits, so it is never reached.)
+core::arch::global_asm!(
+    ".globl restore_rt",
+    ".type restore_rt,%function",
+    "restore_rt:",
+    "mov x8, #{rt_sigreturn}",
+    "svc 0",
+    rt_sigreturn = const linux_raw_sys::general::__NR_rt_sigreturn,
+);
+
 /// A raw system call; returns the kernel's result (≥ 0, or -errno). Unused trailing
 /// arguments are left as they are: the kernel does not read them.
 ///

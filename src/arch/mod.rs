@@ -10,3 +10,8 @@ pub use aarch64::syscall;
 mod x86_64;
 #[cfg(target_arch = "x86_64")]
 pub use x86_64::syscall;
+
+extern "C" {
+    /// rt_sigreturn, for `sa_restorer`: the code a signal handler returns into.
+    pub fn restore_rt();
+}
