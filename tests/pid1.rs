@@ -4,12 +4,15 @@
 mod common;
 
 use common::*;
+use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// `unshare --pid --fork` running the sleeper as PID 1 of a new PID namespace, joined to
 /// the test's own mount namespace; the sleeper's stdout is the pipe unshare hands down.
-fn sleeper_as_pid1() -> (Spawned, u32) {
+/// With `lifeline`, `sleepy_lifeline=1` is set and stdin is a pipe whose only write end is
+/// the returned `Spawned::stdin` (std makes it close-on-exec, so no child inherits it).
+fn sleeper_as_pid1(lifeline: bool) -> (Spawned, u32) {
     let mut command = Command::new("unshare");
     command
         .args(["--pid", "--fork", "--kill-child"])
@@ -22,6 +25,9 @@ fn sleeper_as_pid1() -> (Spawned, u32) {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if lifeline {
+        command.env("sleepy_lifeline", "1").stdin(Stdio::piped());
+    }
     let mut unshare = spawn(&mut command, "unshare --pid --fork mntnssandbox");
     unshare.expect_ok();
     let sleeper = wait_until(DEADLINE, "unshare's forked child (the sleeper)", || {
@@ -34,6 +40,14 @@ fn sleeper_as_pid1() -> (Spawned, u32) {
         Some("1"),
         "the sleeper must be PID 1 in its namespace"
     );
+    // The sleeper sets its PID 1 signal dispositions before it says OK; asleep, it is in the
+    // state the tests mean to signal.
+    assert_asleep(sleeper);
+    assert_eq!(
+        unshare.stdin.is_some(),
+        lifeline,
+        "the test holds the lifeline's write end exactly when there is a lifeline"
+    );
     (unshare, sleeper)
 }
 
@@ -44,6 +58,38 @@ fn children(pid: u32) -> Vec<u32> {
         .split_whitespace()
         .map(|child| child.parse().expect("a pid"))
         .collect()
+}
+
+/// Bytes `pid` has read so far, from /proc/<pid>/io.
+fn rchar(pid: u32) -> u64 {
+    proc_field(pid, "io", "rchar")
+        .parse()
+        .expect("numeric rchar")
+}
+
+/// The sleeper as PID 1 on a lifeline held by the test, checked to be asleep on it: its stdin
+/// is the test's pipe, and a byte written into it is read (and ignored) without ending it.
+fn pid1_on_lifeline() -> (Spawned, u32) {
+    let (mut unshare, sleeper) = sleeper_as_pid1(true);
+    let stdin = unshare.stdin.as_mut().expect("the lifeline's write end");
+    let ours = std::fs::read_link(format!("/proc/self/fd/{}", stdin.as_raw_fd()))
+        .expect("readlink our write end");
+    let theirs = std::fs::read_link(format!("/proc/{sleeper}/fd/0")).expect("readlink its stdin");
+    assert_eq!(theirs, ours, "the sleeper's stdin must be the test's pipe");
+    let before = rchar(sleeper);
+    write_all(stdin, b"x");
+    wait_until(
+        DEADLINE,
+        "PID 1 to read the byte written into its lifeline",
+        || (rchar(sleeper) == before + 1).then_some(()),
+    );
+    assert_asleep(sleeper);
+    assert_eq!(
+        unshare.exited(),
+        None,
+        "data on the lifeline must not end PID 1"
+    );
+    (unshare, sleeper)
 }
 
 fn send_signal(name: &str, pid: u32) {
@@ -60,7 +106,7 @@ fn sigterm_ends_pid1_with_status_0() {
     if skip_unless_root("sigterm_ends_pid1_with_status_0") {
         return;
     }
-    let (mut unshare, sleeper) = sleeper_as_pid1();
+    let (mut unshare, sleeper) = sleeper_as_pid1(false);
     assert_asleep(sleeper);
     send_signal("TERM", sleeper);
     // unshare --fork exits with its child's status.
@@ -77,7 +123,7 @@ fn sigint_ends_pid1_with_status_0() {
     if skip_unless_root("sigint_ends_pid1_with_status_0") {
         return;
     }
-    let (mut unshare, sleeper) = sleeper_as_pid1();
+    let (mut unshare, sleeper) = sleeper_as_pid1(false);
     send_signal("INT", sleeper);
     let status = unshare.wait_exit_within(Duration::from_secs(1), "PID 1 to end on SIGINT");
     assert_eq!(
@@ -92,7 +138,7 @@ fn pid1_reaps_orphans() {
     if skip_unless_root("pid1_reaps_orphans") {
         return;
     }
-    let (_unshare, sleeper) = sleeper_as_pid1();
+    let (_unshare, sleeper) = sleeper_as_pid1(false);
     // A shell inside the PID namespace backgrounds a short-lived child and exits: the child
     // is orphaned and reparented to the namespace's PID 1, the sleeper.
     let mut shell = Command::new("nsenter");
@@ -143,4 +189,46 @@ fn outside_a_pid_namespace_sigterm_keeps_its_default_action() {
     let status = sleeper.wait_exit_within(DEADLINE, "the sleeper to die of SIGTERM");
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(15), "killed by SIGTERM, got {status}");
+}
+
+#[test]
+fn sigterm_ends_pid1_on_a_lifeline_with_status_0() {
+    if skip_unless_root("sigterm_ends_pid1_on_a_lifeline_with_status_0") {
+        return;
+    }
+    let (mut unshare, sleeper) = pid1_on_lifeline();
+    send_signal("TERM", sleeper);
+    let status = unshare.wait_exit_within(
+        Duration::from_secs(1),
+        "PID 1, blocked on its lifeline, to end on SIGTERM",
+    );
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "PID 1 on a lifeline must exit 0 on SIGTERM, got {status}"
+    );
+    // The write end stayed open throughout: it was the signal, not EOF, that ended it.
+    assert!(
+        unshare.stdin.is_some(),
+        "the lifeline was held until PID 1 ended"
+    );
+    assert_eq!(show(&unshare.stdout.bytes), "OK\n", "stdout");
+}
+
+#[test]
+fn lifeline_eof_ends_pid1_with_status_0() {
+    if skip_unless_root("lifeline_eof_ends_pid1_with_status_0") {
+        return;
+    }
+    let (mut unshare, _sleeper) = pid1_on_lifeline();
+    // Our write end is the pipe's only one: closing it is EOF for PID 1.
+    drop(unshare.stdin.take());
+    let status =
+        unshare.wait_exit_within(Duration::from_secs(1), "PID 1 to end on its lifeline's EOF");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "PID 1 must exit 0 on its lifeline's EOF, got {status}"
+    );
+    assert_eq!(show(&unshare.stdout.bytes), "OK\n", "stdout");
 }
