@@ -5,12 +5,20 @@ use crate::sys::{exit_group, write};
 
 /// The help's first line is the usage line.
 const HELP: &[u8] = b"\
-usage: mntnssandbox [--help | --version]
-Joins the namespaces at sleepy_userns= (optional) and sleepy_mntns=,
-prints OK, sleeps; exits 0 at EOF on stdin if sleepy_lifeline= is set.
-Failure: exit 66.
+usage: mntnssandbox [--help|--version]
+Joins namespaces at sleepy_userns= (optional), sleepy_mntns=;
+prints OK; sleeps (to EOF on stdin if sleepy_lifeline=). Failure: exit 66.
 ";
-const USAGE: &[u8] = HELP.split_at(41).0;
+const USAGE: &[u8] = first_line(HELP);
+
+/// `text` up to and including its first newline.
+const fn first_line(text: &[u8]) -> &[u8] {
+    let mut end = 0;
+    while text[end] != b'\n' {
+        end += 1;
+    }
+    text.split_at(end + 1).0
+}
 
 // The environment variables' prefixes, taken from the help text so that the bytes are stored
 // once.

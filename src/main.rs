@@ -17,6 +17,7 @@ mod env;
 mod join;
 mod mem;
 mod report;
+mod signals;
 mod sleep;
 mod start;
 mod sys;
@@ -28,8 +29,7 @@ use report::fail;
 use rustix::thread::LinkNameSpaceType as Type;
 
 fn main(env: Environment) -> ! {
-    // A host that closed our stdout must see exit 66, not a death by SIGPIPE.
-    sys::sigaction(linux_raw_sys::general::SIGPIPE, sys::SIG_IGN);
+    signals::set_dispositions();
 
     let Some(mount) = env.non_empty(cli::SLEEPY_MNTNS) else {
         fail(b"sleepy_mntns is not set or empty", b"", EINVAL as isize)

@@ -31,7 +31,7 @@ fn help_explains_the_protocol() {
     assert_eq!(outcome.status.code(), Some(0));
     let help = show(&outcome.stdout);
     assert!(
-        help.starts_with("usage: mntnssandbox [--help | --version]\n"),
+        help.starts_with("usage: mntnssandbox [--help|--version]\n"),
         "{help}"
     );
     for word in [
@@ -65,7 +65,7 @@ fn other_arguments_are_usage_errors() {
         assert!(outcome.stdout.is_empty(), "{args:?}: nothing on stdout");
         assert_eq!(
             show(&outcome.stderr),
-            "usage: mntnssandbox [--help | --version]\n",
+            "usage: mntnssandbox [--help|--version]\n",
             "{args:?}"
         );
     }
