@@ -22,17 +22,19 @@ mod sleep;
 mod start;
 mod sys;
 
-use env::Environment;
+use env::{Environment, Variable};
 use join::join;
-use linux_raw_sys::errno::EINVAL;
+use linux_raw_sys::errno::ENOENT;
 use report::fail;
 use rustix::thread::LinkNameSpaceType as Type;
 
 fn main(env: Environment) -> ! {
     signals::set_dispositions();
 
+    // Unset or empty, it fails as opening "" would, before anything is joined.
     let Some(mount) = env.non_empty(cli::SLEEPY_MNTNS) else {
-        fail(b"sleepy_mntns is not set or empty", b"", EINVAL as isize)
+        let unset = Variable::from_static(c"sleepy_mntns=");
+        fail(b"open \"", Some(unset), ENOENT as isize)
     };
     if let Some(user) = env.non_empty(cli::SLEEPY_USERNS) {
         join(Type::User, user);
@@ -44,7 +46,7 @@ fn main(env: Environment) -> ! {
     // (Three bytes are written whole or not at all, to a pipe or a file.)
     let written = sys::write(1, b"OK\n");
     if written < 0 {
-        fail(b"write OK to stdout", b"", -written);
+        fail(b"write OK", None, -written);
     }
     sleep::sleep(env.non_empty(cli::SLEEPY_LIFELINE).is_some())
 }

@@ -1,87 +1,90 @@
-//! The one line on stderr that says what failed — the step, the path as given (control
-//! characters escaped, so it stays one line), the errno name and number — and exit 66.
+//! The one line on stderr that says what failed — the step, the environment entry that
+//! named the path, as given (control characters escaped, so it stays one line), the errno
+//! name and number — and exit 66.
 
+use crate::env::Variable;
 use core::mem::MaybeUninit;
 use linux_raw_sys::errno::*;
 
 /// Exit status on any failure, as lxkns' own sleeper uses.
 pub const EXIT_FAILURE: i32 = 66;
 
-/// Bytes of a path shown before it is cut short with `...`; the rest of the line always fits.
-const PATH_BUDGET: usize = 256;
+/// Bytes of a quoted environment entry shown before it is cut short with `...`.
+const QUOTE_BUDGET: usize = 256;
 
-/// Writes `mntnssandbox: <what><path>": <ENAME> (<errno>)` — or without a path
-/// `mntnssandbox: <what>: <ENAME> (<errno>)` — to stderr in one write(2), and exits 66.
-/// `what` ends in `"` when a path follows.
-pub fn fail(what: &[u8], path: &[u8], errno: isize) -> ! {
+/// Room for the longest line: the prefix and `what` (under 40 bytes), the quoted entry with
+/// every byte escaped, `...`, and `": ENAMETOOLONG (4294967295)\n`.
+const LINE_CAPACITY: usize = 80 + 4 * QUOTE_BUDGET;
+
+/// Writes `mntnssandbox: <what>NAME=value": <ENAME> (<errno>)` for the environment entry
+/// `quoted` — or, with none, `mntnssandbox: <what>: <ENAME> (<errno>)` — to stderr in one
+/// write(2), and exits 66. `what` ends in `"` when an entry follows.
+pub fn fail(what: &[u8], quoted: Option<Variable>, errno: isize) -> ! {
     let errno = errno as u32;
     let mut line = Line {
-        buf: [MaybeUninit::uninit(); 384],
+        buf: [MaybeUninit::uninit(); LINE_CAPACITY],
         len: 0,
     };
     line.push(b"mntnssandbox: ");
     line.push(what);
-    line.push_escaped(path);
-    // `": ` after a path (closing the quote `what` opened), `: ` without one.
-    line.push(&b"\": "[usize::from(path.is_empty())..]);
+    if let Some(variable) = quoted {
+        line.push_escaped(variable);
+    }
+    // `": ` after a quoted entry (closing the quote `what` opened), `: ` without one.
+    line.push(&b"\": "[usize::from(quoted.is_none())..]);
     line.push_errno_name(errno);
     line.push(b" (");
-    line.push_decimal(errno);
+    line.push_digits(errno, 10);
     line.push(b")\n");
     crate::sys::write(2, line.as_bytes());
     crate::sys::exit_group(EXIT_FAILURE)
 }
 
-/// A buffer large enough for the longest line (prefix, a cut path, the errno); it is only
-/// ever read up to what was written, so it is not zeroed first.
+/// A buffer for the line; it is only ever read up to what was written, so it is not zeroed
+/// first.
 struct Line {
-    buf: [MaybeUninit<u8>; 384],
+    buf: [MaybeUninit<u8>; LINE_CAPACITY],
     len: usize,
 }
 
 impl Line {
+    /// The one place that stores bytes: what does not fit is dropped (nothing is that long).
+    /// Kept out of line: inlined at each call, its loop costs more than the call.
+    #[inline(never)]
     fn push(&mut self, bytes: &[u8]) {
         for &byte in bytes {
-            self.push_byte(byte);
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                slot.write(byte);
+                self.len += 1;
+            }
         }
     }
 
-    /// The one place that stores a byte; kept out of line, as a call is smaller than its body.
-    #[inline(never)]
     fn push_byte(&mut self, byte: u8) {
-        if let Some(slot) = self.buf.get_mut(self.len) {
-            slot.write(byte);
-            self.len += 1;
-        }
+        self.push(&[byte]);
     }
 
     fn as_bytes(&self) -> &[u8] {
-        // SAFETY: `push_byte` wrote the first `len` bytes, and never lets `len` pass the buffer's end.
+        // SAFETY: `push` wrote the first `len` bytes, and never lets `len` pass the buffer's end.
         unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast(), self.len) }
     }
 
     /// Control characters, `"` and `\` as `\xNN`, so the line stays one unambiguous line;
-    /// cut with `...` after the whole escapes that fit in PATH_BUDGET bytes.
-    fn push_escaped(&mut self, path: &[u8]) {
-        let end = self.len + PATH_BUDGET;
-        for &byte in path {
-            let escape = matches!(byte, 0..=0x1f | 0x7f | b'"' | b'\\');
-            if self.len + if escape { 4 } else { 1 } > end {
-                self.push(b"...");
-                return;
-            }
-            if escape {
-                self.push(b"\\x");
-                self.push_hex_digit(byte >> 4);
-                self.push_hex_digit(byte & 15);
+    /// after QUOTE_BUDGET bytes, cut with `...`.
+    fn push_escaped(&mut self, variable: Variable) {
+        let mut bytes = variable.bytes();
+        for byte in bytes.by_ref().take(QUOTE_BUDGET) {
+            if matches!(byte, 0..=0x1f | 0x7f | b'"' | b'\\') {
+                // Two hex digits: a leading 0 below 16.
+                self.push(&b"\\x0"[..2 + usize::from(byte < 16)]);
+                self.push_digits(u32::from(byte), 16);
             } else {
                 self.push_byte(byte);
             }
         }
-    }
-
-    fn push_hex_digit(&mut self, digit: u8) {
-        self.push_byte(b"0123456789abcdef"[usize::from(digit & 15)]);
+        if bytes.next().is_some() {
+            self.push(b"...");
+        }
     }
 
     /// `ENOENT` for 2, and so on; `errno` for a number not in the table (the number follows).
@@ -94,11 +97,12 @@ impl Line {
         }
     }
 
-    fn push_decimal(&mut self, number: u32) {
-        if number >= 10 {
-            self.push_decimal(number / 10);
+    /// `number` in `base` (at most 16), without leading zeros.
+    fn push_digits(&mut self, number: u32, base: u32) {
+        if number >= base {
+            self.push_digits(number / base, base);
         }
-        self.push_byte(b'0' + (number % 10) as u8);
+        self.push_byte(b"0123456789abcdef"[(number % base) as usize & 15]);
     }
 }
 

@@ -1,5 +1,5 @@
 //! The system calls rustix does not offer publicly, or only for owned or borrowed fds (fds 0–2
-//! may be closed here, and poll must be able to skip an entry with fd -1), as thin wrappers
+//! may be closed here), as thin wrappers
 //! named after the kernel's calls. They keep the kernel's convention — a result ≥ 0, or
 //! `-errno` — which costs a fraction of a `Result` at every call site in a 2 KiB program.
 
@@ -93,15 +93,6 @@ pub fn sigaction(signal: u32, handler: usize) -> isize {
             [signal as usize, action.as_ptr() as usize, 0, 8],
         )
     }
-}
-
-/// ppoll(fds, NULL, NULL): waits, without timeout, until one of `fds` is ready. The kernel
-/// skips entries with fd -1, so with nothing to watch this sleeps until a signal.
-#[inline(always)]
-pub fn poll(fds: &mut [pollfd]) -> isize {
-    // SAFETY: the kernel reads and writes `fds.len()` valid entries; with a NULL sigmask the
-    // fifth argument (its size) is not read, so it is not passed.
-    unsafe { syscall(__NR_ppoll, [fds.as_mut_ptr() as usize, fds.len(), 0, 0]) }
 }
 
 /// getpid(2).

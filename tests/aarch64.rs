@@ -98,19 +98,19 @@ fn error_paths_under_qemu() {
         return;
     };
     run_under_qemu(binary, &[], &[])
-        .assert_failure("mntnssandbox: sleepy_mntns is not set or empty: EINVAL (22)");
+        .assert_failure("mntnssandbox: open \"sleepy_mntns=\": ENOENT (2)");
     run_under_qemu(binary, &[("sleepy_mntns", "/no/such/ns")], &[])
-        .assert_failure("mntnssandbox: open mount namespace \"/no/such/ns\": ENOENT (2)");
+        .assert_failure("mntnssandbox: open \"sleepy_mntns=/no/such/ns\": ENOENT (2)");
     run_under_qemu(
         binary,
         &[("sleepy_userns", "/no/user\nns"), ("sleepy_mntns", "/x")],
         &[],
     )
-    .assert_failure("mntnssandbox: open user namespace \"/no/user\\x0ans\": ENOENT (2)");
+    .assert_failure("mntnssandbox: open \"sleepy_userns=/no/user\\x0ans\": ENOENT (2)");
     // Where the join itself would be tested, qemu-user stops us: it is multithreaded, and
     // setns(CLONE_NEWNS) refuses multithreaded callers.
     run_under_qemu(binary, &[("sleepy_mntns", "/proc/self/ns/mnt")], &[])
-        .assert_failure("mntnssandbox: join mount namespace \"/proc/self/ns/mnt\": EINVAL (22)");
+        .assert_failure("mntnssandbox: join \"sleepy_mntns=/proc/self/ns/mnt\": EINVAL (22)");
     let usage = run_under_qemu(binary, &[], &["--bogus"]);
     assert_eq!(usage.status.code(), Some(2));
 }

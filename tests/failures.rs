@@ -9,7 +9,8 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-const UNSET: &str = "mntnssandbox: sleepy_mntns is not set or empty: EINVAL (22)";
+/// Unset or empty, `sleepy_mntns` fails as opening an empty path would, quoting the bare name.
+const UNSET: &str = "mntnssandbox: open \"sleepy_mntns=\": ENOENT (2)";
 
 #[test]
 fn missing_sleepy_mntns() {
@@ -49,7 +50,7 @@ fn the_first_sleepy_mntns_wins_even_when_it_fails() {
         ],
     );
     run_to_end(&mut command, "sleeper with two sleepy_mntns entries")
-        .assert_failure("mntnssandbox: open mount namespace \"/nonexistent/first\": ENOENT (2)");
+        .assert_failure("mntnssandbox: open \"sleepy_mntns=/nonexistent/first\": ENOENT (2)");
 }
 
 #[test]
@@ -74,14 +75,14 @@ fn the_first_sleepy_userns_wins() {
         ],
     );
     run_to_end(&mut command, "sleeper with two sleepy_userns entries")
-        .assert_failure("mntnssandbox: open user namespace \"/nonexistent/user1\": ENOENT (2)");
+        .assert_failure("mntnssandbox: open \"sleepy_userns=/nonexistent/user1\": ENOENT (2)");
 }
 
 #[test]
 fn open_of_a_missing_mount_namespace_is_enoent() {
     expect_failure(
         &[("sleepy_mntns", "/nonexistent/mnt")],
-        "mntnssandbox: open mount namespace \"/nonexistent/mnt\": ENOENT (2)",
+        "mntnssandbox: open \"sleepy_mntns=/nonexistent/mnt\": ENOENT (2)",
     );
 }
 
@@ -92,7 +93,7 @@ fn open_of_a_missing_user_namespace_is_enoent() {
             ("sleepy_userns", "/nonexistent/user"),
             ("sleepy_mntns", "/proc/self/ns/mnt"),
         ],
-        "mntnssandbox: open user namespace \"/nonexistent/user\": ENOENT (2)",
+        "mntnssandbox: open \"sleepy_userns=/nonexistent/user\": ENOENT (2)",
     );
 }
 
@@ -103,7 +104,7 @@ fn the_user_namespace_is_joined_before_the_mount_namespace() {
             ("sleepy_mntns", "/nonexistent/mnt"),
             ("sleepy_userns", "/nonexistent/user"),
         ],
-        "mntnssandbox: open user namespace \"/nonexistent/user\": ENOENT (2)",
+        "mntnssandbox: open \"sleepy_userns=/nonexistent/user\": ENOENT (2)",
     );
 }
 
@@ -111,7 +112,7 @@ fn the_user_namespace_is_joined_before_the_mount_namespace() {
 fn an_empty_sleepy_userns_is_ignored() {
     expect_failure(
         &[("sleepy_userns", ""), ("sleepy_mntns", "/nonexistent/mnt")],
-        "mntnssandbox: open mount namespace \"/nonexistent/mnt\": ENOENT (2)",
+        "mntnssandbox: open \"sleepy_mntns=/nonexistent/mnt\": ENOENT (2)",
     );
 }
 
@@ -133,7 +134,7 @@ fn join_of_a_regular_file_is_einval() {
     assert!(!path.contains(['"', '\\']) && !path.contains(|c: char| c.is_control()));
     expect_failure(
         &[("sleepy_mntns", &path)],
-        &format!("mntnssandbox: join mount namespace \"{path}\": EINVAL (22)"),
+        &format!("mntnssandbox: join \"sleepy_mntns={path}\": EINVAL (22)"),
     );
 }
 
@@ -141,7 +142,7 @@ fn join_of_a_regular_file_is_einval() {
 fn join_of_a_directory_is_einval() {
     expect_failure(
         &[("sleepy_mntns", "/")],
-        "mntnssandbox: join mount namespace \"/\": EINVAL (22)",
+        "mntnssandbox: join \"sleepy_mntns=/\": EINVAL (22)",
     );
 }
 
@@ -149,14 +150,14 @@ fn join_of_a_directory_is_einval() {
 fn join_of_the_wrong_namespace_type_is_einval() {
     expect_failure(
         &[("sleepy_mntns", "/proc/self/ns/net")],
-        "mntnssandbox: join mount namespace \"/proc/self/ns/net\": EINVAL (22)",
+        "mntnssandbox: join \"sleepy_mntns=/proc/self/ns/net\": EINVAL (22)",
     );
     expect_failure(
         &[
             ("sleepy_userns", "/proc/self/ns/mnt"),
             ("sleepy_mntns", "/proc/self/ns/mnt"),
         ],
-        "mntnssandbox: join user namespace \"/proc/self/ns/mnt\": EINVAL (22)",
+        "mntnssandbox: join \"sleepy_userns=/proc/self/ns/mnt\": EINVAL (22)",
     );
 }
 
@@ -168,7 +169,7 @@ fn join_of_the_own_user_namespace_is_einval() {
             ("sleepy_userns", "/proc/self/ns/user"),
             ("sleepy_mntns", "/proc/self/ns/mnt"),
         ],
-        "mntnssandbox: join user namespace \"/proc/self/ns/user\": EINVAL (22)",
+        "mntnssandbox: join \"sleepy_userns=/proc/self/ns/user\": EINVAL (22)",
     );
 }
 
@@ -177,14 +178,27 @@ fn quotes_backslashes_and_control_characters_are_escaped() {
     let path = "/nonexistent/a\"b\\c\nd\te\x7ff\x1bg\rh\x01";
     expect_failure(
         &[("sleepy_mntns", path)],
-        "mntnssandbox: open mount namespace \
-         \"/nonexistent/a\\x22b\\x5cc\\x0ad\\x09e\\x7ff\\x1bg\\x0dh\\x01\": ENOENT (2)",
+        "mntnssandbox: open \"sleepy_mntns=\
+         /nonexistent/a\\x22b\\x5cc\\x0ad\\x09e\\x7ff\\x1bg\\x0dh\\x01\": ENOENT (2)",
     );
 }
 
-/// The escaped form of `path`, one element per input byte.
-fn escaped_units(path: &[u8]) -> Vec<String> {
-    path.iter()
+/// Input bytes of the quoted entry shown before it is cut with `...`.
+const BUDGET: usize = 256;
+
+/// The longest failure line: the prefix, step and errno (under 80 bytes) around an entry of
+/// BUDGET bytes that all need escaping.
+const MAX_LINE: usize = 80 + 4 * BUDGET;
+
+/// The environment entry the sleeper quotes for `path`: `sleepy_mntns=<path>`.
+fn entry(path: &[u8]) -> Vec<u8> {
+    [b"sleepy_mntns=".as_slice(), path].concat()
+}
+
+/// The escaped form of `bytes`, one element per input byte.
+fn escaped_units(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .iter()
         .map(|&byte| match byte {
             b'"' | b'\\' | 0..=0x1f | 0x7f => format!("\\x{byte:02x}"),
             _ => (byte as char).to_string(),
@@ -192,55 +206,44 @@ fn escaped_units(path: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Runs with `path`, expects `<step> mount namespace "<shown>": <errno>` and returns `shown`.
-fn shown_path(path: &[u8], step: &str, errno: &str) -> String {
+/// Runs with `sleepy_mntns=<path>`, expects `<step> "<shown>": <errno>` and returns `shown`,
+/// the quoted entry as shown.
+fn shown_entry(path: &[u8], step: &str, errno: &str) -> String {
     let mut command = sleeper_command(&[("sleepy_mntns", OsStr::from_bytes(path))]);
     let outcome = run_to_end(&mut command, "sleeper with a long path");
     let line = show(&outcome.stderr);
-    let prefix = format!("mntnssandbox: {step} mount namespace \"");
+    let prefix = format!("mntnssandbox: {step} \"");
     let suffix = format!("\": {errno}\n");
     assert!(
         line.starts_with(&prefix) && line.ends_with(&suffix),
         "expected {prefix}...{suffix:?}, got {line:?}"
     );
-    // Bounded: the whole line fits in one small write whatever the path's length.
-    assert!(line.len() <= 384, "line of {} bytes: {line:?}", line.len());
+    // Bounded: the whole line fits in one write whatever the path's length.
+    assert!(
+        line.len() <= MAX_LINE,
+        "line of {} bytes (> {MAX_LINE}): {line:?}",
+        line.len()
+    );
     // Still the failure contract around it.
     outcome.assert_failure(line.trim_end_matches('\n'));
     line[prefix.len()..line.len() - suffix.len()].to_owned()
 }
 
-/// Checks that `shown` is `path`, escaped, cut after whole escapes and marked with `...`:
-/// at most 256 bytes of the path, but (within an escape and the marker) all of them used.
-fn assert_cut(path: &[u8], shown: &str) {
-    let units = escaped_units(path);
+/// Checks that `shown` is `entry` cut: exactly its first BUDGET input bytes, each escaped as
+/// needed, followed by `...`.
+fn assert_cut(entry: &[u8], shown: &str) {
+    assert!(
+        entry.len() > BUDGET,
+        "the test's entry of {} bytes is not long enough to be cut",
+        entry.len()
+    );
     let body = shown
         .strip_suffix("...")
-        .unwrap_or_else(|| panic!("no `...` in cut path {shown:?}"));
-    let mut len = 0;
-    let mut count = 0;
-    while len < body.len() && count < units.len() {
-        len += units[count].len();
-        count += 1;
-    }
+        .unwrap_or_else(|| panic!("no `...` in cut entry {shown:?}"));
     assert_eq!(
         body,
-        units[..count].concat(),
-        "the shown part must be whole escapes of the path's start"
-    );
-    assert!(
-        count < path.len(),
-        "a cut path must leave something out: {shown:?}"
-    );
-    assert!(
-        body.len() <= 256,
-        "{} bytes of the path shown (> 256): {shown:?}",
-        body.len()
-    );
-    assert!(
-        body.len() >= 256 - 8,
-        "cut at {} bytes, well short of 256: {shown:?}",
-        body.len()
+        escaped_units(&entry[..BUDGET]).concat(),
+        "the shown part must be the escaped first {BUDGET} bytes of the entry"
     );
 }
 
@@ -252,8 +255,8 @@ fn an_overlong_path_is_enametoolong_and_shown_cut() {
         path.extend_from_slice(b"/0123456789abcdefghijklmnopqrstuvwxyz");
     }
     assert!(path.len() > 4096);
-    let shown = shown_path(&path, "open", "ENAMETOOLONG (36)");
-    assert_cut(&path, &shown);
+    let shown = shown_entry(&path, "open", "ENAMETOOLONG (36)");
+    assert_cut(&entry(&path), &shown);
 }
 
 #[test]
@@ -262,28 +265,46 @@ fn a_long_path_of_control_characters_is_cut_between_escapes() {
         // Newlines after `offset` plain bytes, so the cut meets an escape at every phase.
         let mut path = b"/nonexistent/".to_vec();
         path.extend(std::iter::repeat_n(b'a', offset));
-        path.extend(std::iter::repeat_n(b'\n', 200));
-        let shown = shown_path(&path, "open", "ENOENT (2)");
-        assert_cut(&path, &shown);
+        path.extend(std::iter::repeat_n(b'\n', 300));
+        let shown = shown_entry(&path, "open", "ENOENT (2)");
+        assert_cut(&entry(&path), &shown);
     }
 }
 
 #[test]
-fn a_path_that_fits_is_shown_whole() {
-    // 254 bytes: short of the 256-byte budget however the quotes are counted.
+fn an_entry_that_fits_is_shown_whole() {
+    // Exactly 256 bytes, `sleepy_mntns=` included: shown whole, without `...`.
     let mut path = b"/nonexistent/".to_vec();
-    path.resize(254, b'a');
-    let shown = shown_path(&path, "open", "ENOENT (2)");
-    assert_eq!(shown, show(&path), "a 254-byte path must not be cut");
-
-    // With escapes: 250 bytes that print as 253.
-    let mut path = b"/nonexistent/".to_vec();
-    path.resize(249, b'a');
-    path.push(b'\n');
-    let shown = shown_path(&path, "open", "ENOENT (2)");
+    path.resize(BUDGET - b"sleepy_mntns=".len(), b'a');
+    assert_eq!(entry(&path).len(), BUDGET);
+    let shown = shown_entry(&path, "open", "ENOENT (2)");
     assert_eq!(
         shown,
-        escaped_units(&path).concat(),
-        "a path printing as 253 bytes must not be cut"
+        show(&entry(&path)),
+        "a 256-byte entry must not be cut"
     );
+
+    // With escapes: 256 input bytes, the last a newline, that print as 259: still whole, as
+    // the budget counts input bytes.
+    path.pop();
+    path.push(b'\n');
+    assert_eq!(entry(&path).len(), BUDGET);
+    let shown = shown_entry(&path, "open", "ENOENT (2)");
+    assert_eq!(
+        shown,
+        escaped_units(&entry(&path)).concat(),
+        "a 256-byte entry printing as 259 bytes must not be cut"
+    );
+}
+
+#[test]
+fn an_entry_one_byte_over_is_cut() {
+    // 257 bytes: the first 256 shown, then `...`; the 256th is a whole escape.
+    let mut path = b"/nonexistent/".to_vec();
+    path.resize(BUDGET - b"sleepy_mntns=".len() - 1, b'a');
+    path.extend_from_slice(b"\"b");
+    assert_eq!(entry(&path).len(), BUDGET + 1);
+    let shown = shown_entry(&path, "open", "ENOENT (2)");
+    assert_cut(&entry(&path), &shown);
+    assert!(shown.ends_with("a\\x22..."), "{shown:?}");
 }

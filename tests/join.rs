@@ -197,7 +197,7 @@ fn unprivileged_sleeper_joins_user_then_mount_namespace_of_unprivileged_holder()
     let mut command = sleeper_with(&[("sleepy_mntns", &mntns)]);
     command.uid(NOBODY).gid(NOBODY);
     run_to_end(&mut command, "unprivileged sleeper without sleepy_userns").assert_failure(
-        &format!("mntnssandbox: join mount namespace \"{mntns}\": EPERM (1)"),
+        &format!("mntnssandbox: join \"sleepy_mntns={mntns}\": EPERM (1)"),
     );
 
     let mut command = sleeper_with(&[("sleepy_userns", &userns), ("sleepy_mntns", &mntns)]);
@@ -244,7 +244,7 @@ fn unprivileged_join_of_roots_mount_namespace_is_eperm() {
     let mut command = sleeper_with(&[("sleepy_mntns", "/proc/self/ns/mnt")]);
     command.uid(NOBODY).gid(NOBODY);
     run_to_end(&mut command, "unprivileged sleeper")
-        .assert_failure("mntnssandbox: join mount namespace \"/proc/self/ns/mnt\": EPERM (1)");
+        .assert_failure("mntnssandbox: join \"sleepy_mntns=/proc/self/ns/mnt\": EPERM (1)");
 }
 
 #[test]
@@ -255,7 +255,7 @@ fn write_ok_to_a_closed_stdout_is_ebadf() {
     let mut command = sleeper_with(&[("sleepy_mntns", "/proc/self/ns/mnt")]);
     close_in_child(&mut command, 1);
     run_to_end(&mut command, "sleeper with stdout closed")
-        .assert_failure("mntnssandbox: write OK to stdout: EBADF (9)");
+        .assert_failure("mntnssandbox: write OK: EBADF (9)");
 }
 
 #[test]
@@ -266,5 +266,5 @@ fn write_ok_to_a_pipe_without_reader_is_epipe_not_sigpipe() {
     let mut command = sleeper_with(&[("sleepy_mntns", "/proc/self/ns/mnt")]);
     broken_pipe_as_stdout(&mut command);
     run_to_end(&mut command, "sleeper with a broken stdout pipe")
-        .assert_failure("mntnssandbox: write OK to stdout: EPIPE (32)");
+        .assert_failure("mntnssandbox: write OK: EPIPE (32)");
 }

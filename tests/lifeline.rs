@@ -125,7 +125,7 @@ fn lifeline_on_a_closed_stdin_is_ebadf_after_ok() {
     assert_eq!(show(&outcome.stdout), "OK\n", "the handshake comes first");
     assert_eq!(
         show(&outcome.stderr),
-        "mntnssandbox: read lifeline (stdin): EBADF (9)\n",
+        "mntnssandbox: read lifeline: EBADF (9)\n",
         "stderr"
     );
     assert_eq!(outcome.stderr_chunks.len(), 1, "one write");

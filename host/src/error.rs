@@ -41,7 +41,7 @@ pub enum Error {
     #[error("{} ({status})", refusal(.message))]
     NamespaceRefused {
         /// What the sleeper wrote to stderr, trailing newline removed (normally one line such
-        /// as `mntnssandbox: open mount namespace "/x": ENOENT (2)`).
+        /// as `mntnssandbox: open "sleepy_mntns=/x": ENOENT (2)`).
         message: String,
         /// How the sleeper ended (exit status 66 for a refusal).
         status: ExitStatus,
@@ -247,12 +247,12 @@ mod tests {
     fn refusal_drops_the_sleeper_prefix() {
         use std::os::unix::process::ExitStatusExt;
         let error = Error::NamespaceRefused {
-            message: "mntnssandbox: open mount namespace \"/x\": ENOENT (2)\n".into(),
+            message: "mntnssandbox: open \"sleepy_mntns=/x\": ENOENT (2)\n".into(),
             status: ExitStatus::from_raw(66 << 8),
         };
         assert_eq!(
             error.to_string(),
-            r#"open mount namespace "/x": ENOENT (2) (exit status: 66)"#
+            r#"open "sleepy_mntns=/x": ENOENT (2) (exit status: 66)"#
         );
     }
 

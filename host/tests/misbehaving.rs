@@ -128,7 +128,7 @@ fn real_sleeper_refusal_carries_its_line() {
         Error::NamespaceRefused { message, status } => {
             assert_eq!(
                 message,
-                r#"mntnssandbox: open mount namespace "/nonexistent/ns": ENOENT (2)"#
+                r#"mntnssandbox: open "sleepy_mntns=/nonexistent/ns": ENOENT (2)"#
             );
             assert_eq!(status.code(), Some(mntnssandbox_host::FAILURE_EXIT_STATUS));
         }
