@@ -73,18 +73,17 @@ pub fn close_range_from(first: u32) -> isize {
 /// The `SIG_IGN` disposition for [`sigaction`].
 pub const SIG_IGN: usize = 1;
 
-/// rt_sigaction(signal, {handler, SA_RESTORER, restore_rt}, NULL): `handler` is `SIG_IGN` or
-/// the address of an `extern "C" fn(i32)` of this program.
+/// rt_sigaction(signal, {handler, flags, restorer}, NULL): `handler` is `SIG_IGN` or the
+/// address of an `extern "C" fn(i32)` of this program.
 #[inline(never)]
 pub fn sigaction(signal: u32, handler: usize) -> isize {
+    let (flags, restorer) = match crate::arch::SIGNAL_RESTORER {
+        Some(restorer) => (SA_RESTORER as usize, restorer as usize),
+        None => (0, 0),
+    };
     // struct sigaction as the kernel reads it (the libc one differs): handler, flags,
-    // restorer, mask. x86_64 delivers a signal to a handler only with SA_RESTORER.
-    let action = [
-        handler,
-        SA_RESTORER as usize,
-        crate::arch::restore_rt as *const () as usize,
-        0,
-    ];
+    // restorer, mask.
+    let action = [handler, flags, restorer, 0];
     // SAFETY: `action` is a valid kernel sigaction during the call, whose handler, if any,
     // is a function of this program; no old action is written.
     unsafe {

@@ -1,28 +1,20 @@
 //! aarch64: `_start` and the system call instruction.
 
-// The kernel enters `_start` with sp (always 16-byte aligned on aarch64) at argc.
+// The kernel enters `_start` with sp (always 16-byte aligned on aarch64) at argc, and every
+// other register zero: the frame chain (x29, x30) already ends here.
 core::arch::global_asm!(
     ".globl _start",
     ".type _start,%function",
     "_start:",
-    "mov x29, #0",
-    "mov x30, #0",
     "mov x0, sp",
     "bl {entry}",
     "udf #0",
     entry = sym crate::start::entry,
 );
 
-// The return path from a signal handler (SA_RESTORER): rt_sigreturn. (Our only handler
-// exits, so it is never reached.)
-core::arch::global_asm!(
-    ".globl restore_rt",
-    ".type restore_rt,%function",
-    "restore_rt:",
-    "mov x8, #{rt_sigreturn}",
-    "svc 0",
-    rt_sigreturn = const linux_raw_sys::general::__NR_rt_sigreturn,
-);
+/// No `sa_restorer`: without SA_RESTORER, aarch64 returns from a handler through the vDSO's
+/// rt_sigreturn trampoline.
+pub const SIGNAL_RESTORER: Option<unsafe extern "C" fn()> = None;
 
 /// A raw system call; returns the kernel's result (≥ 0, or -errno). Unused trailing
 /// arguments are left as they are: the kernel does not read them.

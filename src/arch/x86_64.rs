@@ -1,12 +1,12 @@
 //! x86_64: `_start` and the system call instruction.
 
-// The kernel enters `_start` with the stack pointer at argc; argv and envp follow it.
-// Hand that address to Rust with the stack 16-byte aligned, as the ABI requires at a call.
+// The kernel enters `_start` with the stack pointer at argc (argv and envp follow it), and
+// rbp zero: the frame chain already ends here. Hand that address to Rust with the stack
+// 16-byte aligned, as the ABI requires at a call.
 core::arch::global_asm!(
     ".globl _start",
     ".type _start,@function",
     "_start:",
-    "xor ebp, ebp",
     "mov rdi, rsp",
     "and rsp, -16",
     "call {entry}",
@@ -14,8 +14,14 @@ core::arch::global_asm!(
     entry = sym crate::start::entry,
 );
 
-// The return path from a signal handler, which x86_64 signal delivery requires
-// (SA_RESTORER): rt_sigreturn. (Our only handler exits, so it is never reached.)
+/// The `sa_restorer` a handler returns into, which x86_64 signal delivery requires
+/// (SA_RESTORER): rt_sigreturn. (Our only handler exits, so it is never reached.)
+pub const SIGNAL_RESTORER: Option<unsafe extern "C" fn()> = Some(restore_rt);
+
+extern "C" {
+    fn restore_rt();
+}
+
 core::arch::global_asm!(
     ".globl restore_rt",
     ".type restore_rt,@function",
