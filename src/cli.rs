@@ -3,13 +3,19 @@
 use crate::env::strip_prefix;
 use crate::sys::{exit_group, write};
 
-/// The help's first line is the usage line.
-const HELP: &[u8] = b"\
+/// `--help` starts with the `--version` line, then the usage line.
+const HELP: &[u8] = concat!(
+    "mntnssandbox ",
+    env!("CARGO_PKG_VERSION"),
+    "
 usage: mntnssandbox [--help|--version]
-Joins namespaces at sleepy_userns= (optional), sleepy_mntns=;
-prints OK; sleeps (to EOF on stdin if sleepy_lifeline=). Failure: exit 66.
-";
-const USAGE: &[u8] = first_line(HELP);
+Joins sleepy_userns= (optional) and sleepy_mntns=, says OK, sleeps
+(to EOF on stdin if sleepy_lifeline=). Failure: exit 66.
+"
+)
+.as_bytes();
+const VERSION: &[u8] = first_line(HELP);
+const USAGE: &[u8] = first_line(HELP.split_at(VERSION.len()).1);
 
 /// `text` up to and including its first newline.
 const fn first_line(text: &[u8]) -> &[u8] {
@@ -43,8 +49,6 @@ const fn within(text: &'static [u8], part: &[u8]) -> &'static [u8] {
     panic!("not in the text")
 }
 
-const VERSION: &str = concat!("mntnssandbox ", env!("CARGO_PKG_VERSION"), "\n");
-
 /// Answers `--help` or `--version` (the only argument) and exits 0; anything else is a usage
 /// error: the usage line on stderr, exit 2.
 ///
@@ -58,7 +62,7 @@ pub unsafe fn answer(argv: *const *const u8) -> ! {
         match () {
             _ if !second.is_null() => None,
             _ if strip_prefix(first, b"--help\0").is_some() => Some(HELP),
-            _ if strip_prefix(first, b"--version\0").is_some() => Some(VERSION.as_bytes()),
+            _ if strip_prefix(first, b"--version\0").is_some() => Some(VERSION),
             _ => None,
         }
     };

@@ -30,10 +30,12 @@ fn help_explains_the_protocol() {
     let outcome = run_with_args(&["--help"]);
     assert_eq!(outcome.status.code(), Some(0));
     let help = show(&outcome.stdout);
-    assert!(
-        help.starts_with("usage: mntnssandbox [--help|--version]\n"),
-        "{help}"
+    // The `--version` line first, then the usage line.
+    let start = format!(
+        "mntnssandbox {}\nusage: mntnssandbox [--help|--version]\n",
+        env!("CARGO_PKG_VERSION")
     );
+    assert!(help.starts_with(&start), "{help}");
     for word in [
         "sleepy_mntns",
         "sleepy_userns",
