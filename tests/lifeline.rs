@@ -137,6 +137,37 @@ fn lifeline_on_a_closed_stdin_is_ebadf_after_ok() {
     );
 }
 
+/// The lifeline is a blocking read: a non-blocking stdin (a host's mistake) is not slept on but
+/// fails at once, after the handshake, with EAGAIN (which the sleeper shows by number).
+#[test]
+fn lifeline_on_a_non_blocking_stdin_fails_at_once_after_ok() {
+    if skip_unless_root("lifeline_on_a_non_blocking_stdin_fails_at_once_after_ok") {
+        return;
+    }
+    let (reader, writer) = cloexec_pipe();
+    set_nonblocking(&reader);
+    let mut command = sleeper_with(&[
+        ("sleepy_mntns", "/proc/self/ns/mnt"),
+        ("sleepy_lifeline", "1"),
+    ]);
+    command.stdin(reader);
+    // We hold the write end throughout: no EOF, nothing to read.
+    let outcome = run_to_end(&mut command, "sleeper on a non-blocking lifeline");
+    drop(writer);
+    assert_eq!(show(&outcome.stdout), "OK\n", "the handshake comes first");
+    assert_eq!(
+        show(&outcome.stderr),
+        "mntnssandbox: read lifeline: errno (11)\n",
+        "stderr"
+    );
+    assert_eq!(
+        outcome.status.code(),
+        Some(EXIT_FAILURE),
+        "status {:?}",
+        outcome.status
+    );
+}
+
 /// Without a (non-empty) lifeline, the sleeper outlives EOF on its stdin; the same setup with a
 /// lifeline (the control) exits.
 fn stays_asleep_after_stdin_eof(lifeline: Option<&str>) {

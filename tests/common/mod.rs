@@ -274,6 +274,20 @@ pub fn cloexec_pipe() -> (File, OwnedFd) {
     unsafe { (File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
+/// Makes `fd`'s open file description (shared by every copy of it) non-blocking.
+pub fn set_nonblocking(fd: &impl AsRawFd) {
+    /// fcntl commands and the flag, on x86_64 and aarch64 alike.
+    const F_GETFL: c_int = 3;
+    const F_SETFL: c_int = 4;
+    const O_NONBLOCK: c_int = 0o4000;
+    let fd = fd.as_raw_fd();
+    // SAFETY: F_GETFL and F_SETFL read and set the flags of an fd we own; no pointers.
+    let flags = unsafe { sys::fcntl(fd, F_GETFL) };
+    check(flags).expect("fcntl F_GETFL");
+    // SAFETY: as above.
+    check(unsafe { sys::fcntl(fd, F_SETFL, flags | O_NONBLOCK) }).expect("fcntl F_SETFL");
+}
+
 /// Closes `fd` in the child just before exec (after std set up stdio).
 pub fn close_in_child(command: &mut Command, fd: c_int) {
     // SAFETY: close is async-signal-safe.
