@@ -10,6 +10,7 @@
 use crate::sys::{self, SIG_IGN};
 use linux_raw_sys::general::{SIGCHLD, SIGINT, SIGPIPE, SIGTERM};
 
+/// SIGPIPE ignored; as PID 1, also SIGCHLD ignored and SIGTERM, SIGINT handled by `exit_0`.
 pub fn set_dispositions() {
     // Setting valid signals' actions cannot fail.
     sys::sigaction(SIGPIPE, SIG_IGN);
