@@ -122,19 +122,7 @@ fn lifeline_on_a_closed_stdin_is_ebadf_after_ok() {
     ]);
     close_in_child(&mut command, 0);
     let outcome = run_to_end(&mut command, "sleeper with a lifeline and stdin closed");
-    assert_eq!(show(&outcome.stdout), "OK\n", "the handshake comes first");
-    assert_eq!(
-        show(&outcome.stderr),
-        "mntnssandbox: read lifeline: EBADF (9)\n",
-        "stderr"
-    );
-    assert_eq!(outcome.stderr_chunks.len(), 1, "one write");
-    assert_eq!(
-        outcome.status.code(),
-        Some(EXIT_FAILURE),
-        "status {:?}",
-        outcome.status
-    );
+    outcome.assert_failure_after_ok("mntnssandbox: read lifeline: EBADF (9)");
 }
 
 /// The lifeline is a blocking read: a non-blocking stdin (a host's mistake) is not slept on but
@@ -154,18 +142,7 @@ fn lifeline_on_a_non_blocking_stdin_fails_at_once_after_ok() {
     // We hold the write end throughout: no EOF, nothing to read.
     let outcome = run_to_end(&mut command, "sleeper on a non-blocking lifeline");
     drop(writer);
-    assert_eq!(show(&outcome.stdout), "OK\n", "the handshake comes first");
-    assert_eq!(
-        show(&outcome.stderr),
-        "mntnssandbox: read lifeline: errno (11)\n",
-        "stderr"
-    );
-    assert_eq!(
-        outcome.status.code(),
-        Some(EXIT_FAILURE),
-        "status {:?}",
-        outcome.status
-    );
+    outcome.assert_failure_after_ok("mntnssandbox: read lifeline: errno (11)");
 }
 
 /// Without a (non-empty) lifeline, the sleeper outlives EOF on its stdin; the same setup with a

@@ -449,6 +449,16 @@ impl Outcome {
     /// The failure contract: exit 66, nothing on stdout, exactly `line` (plus newline) on
     /// stderr, in one write.
     pub fn assert_failure(&self, line: &str) {
+        self.assert_failure_after("", line);
+    }
+
+    /// The failure contract for a failure after the handshake: `OK\n` on stdout and nothing
+    /// else, then as [`Outcome::assert_failure`].
+    pub fn assert_failure_after_ok(&self, line: &str) {
+        self.assert_failure_after("OK\n", line);
+    }
+
+    fn assert_failure_after(&self, stdout: &str, line: &str) {
         let expected = format!("{line}\n");
         assert_eq!(
             show(&self.stderr),
@@ -464,10 +474,10 @@ impl Outcome {
             self.status
         );
         assert_eq!(self.status.code(), Some(EXIT_FAILURE), "exit status");
-        assert!(
-            self.stdout.is_empty(),
-            "stdout must stay empty on failure, got {:?}",
-            show(&self.stdout)
+        assert_eq!(
+            show(&self.stdout),
+            stdout,
+            "stdout on failure: nothing, or only the handshake before a failure after it"
         );
         assert_eq!(
             self.stderr_chunks.len(),
