@@ -1,5 +1,6 @@
 //! The one error type of this crate, and errno names for its messages.
 
+use crate::FileKind;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -81,6 +82,15 @@ pub enum Error {
         pid: u32,
     },
 
+    /// This process ignores SIGCHLD (`SIG_IGN` or `SA_NOCLDWAIT`), so the kernel would reap a
+    /// sleeper as soon as it exits, and a pidfd taken after the spawn could find no process or,
+    /// once its PID is reused, a stranger. Nothing was spawned.
+    #[error(
+        "SIGCHLD is ignored in this process (SIG_IGN or SA_NOCLDWAIT): a sleeper could not be \
+         named safely; restore SIGCHLD's default action before spawning"
+    )]
+    SigchldIgnored,
+
     /// The kernel lacks openat2(2) with `RESOLVE_IN_ROOT`, without which paths cannot be
     /// resolved safely inside the namespace.
     #[error("openat2 (Linux 5.6+) is required to resolve paths inside the namespace safely")]
@@ -95,6 +105,42 @@ pub enum Error {
         path: PathBuf,
         /// The underlying error; [`io::Error::raw_os_error`] gives the errno.
         source: io::Error,
+    },
+
+    /// `path` names something other than a regular file (a FIFO, a device, a socket, a
+    /// directory): its content is not read, and it was not even opened, so nothing blocks
+    /// and no device is touched.
+    #[error("{path:?}: not a regular file: {kind}")]
+    NotRegularFile {
+        /// The path as given, inside the sandbox's root.
+        path: PathBuf,
+        /// What it is.
+        kind: FileKind,
+    },
+
+    /// `path` is on a kernel pseudo-filesystem (procfs, sysfs, ...), whose content the host
+    /// would read with its own credentials; refused unless the
+    /// [`ReadPolicy`](crate::ReadPolicy) allows it.
+    #[error("{path:?}: on {filesystem}, a kernel pseudo-filesystem (not read by default)")]
+    PseudoFilesystem {
+        /// The path as given, inside the sandbox's root.
+        path: PathBuf,
+        /// The file system's name, as in [`PSEUDO_FILESYSTEMS`](crate::PSEUDO_FILESYSTEMS).
+        filesystem: &'static str,
+    },
+
+    /// `path` is larger than the cap on whole-file reads (or grew past it while being read);
+    /// nothing of it is returned.
+    #[error("{path:?}: {}", too_large(*.size, *.max_bytes, *.grew))]
+    TooLarge {
+        /// The path as given, inside the sandbox's root.
+        path: PathBuf,
+        /// Its size when opened; if it `grew`, the bytes read before it passed the cap.
+        size: u64,
+        /// The cap.
+        max_bytes: u64,
+        /// Whether it was within the cap when opened and grew past it while being read.
+        grew: bool,
     },
 
     /// A system call of the host side itself failed (creating a pipe, spawning, polling, ...).
@@ -137,8 +183,20 @@ impl From<Error> for io::Error {
                 io::Error::new(io::ErrorKind::NotFound, error)
             }
             Error::Timeout { .. } => io::Error::new(io::ErrorKind::TimedOut, error),
+            Error::NotRegularFile { .. } | Error::PseudoFilesystem { .. } => {
+                io::Error::new(io::ErrorKind::InvalidInput, error)
+            }
+            Error::TooLarge { .. } => io::Error::new(io::ErrorKind::FileTooLarge, error),
             other => io::Error::other(other),
         }
+    }
+}
+
+fn too_large(size: u64, max_bytes: u64, grew: bool) -> String {
+    if grew {
+        format!("grew past the limit of {max_bytes} bytes while being read")
+    } else {
+        format!("too large: {size} bytes, over the limit of {max_bytes}")
     }
 }
 

@@ -65,11 +65,14 @@ mod child;
 mod error;
 mod fd;
 mod nsref;
+mod policy;
+mod privilege;
 mod sandbox;
 mod spawn;
 
 pub use error::{errno_name, Error, OsError};
 pub use nsref::{NamespaceRef, ParseNamespaceRefError};
+pub use policy::{ReadPolicy, PSEUDO_FILESYSTEMS};
 pub use sandbox::{DirEntry, FileKind, Sandbox};
 pub use spawn::{Builder, DEFAULT_TIMEOUT, SLEEPER_ENV, SLEEPER_NAME};
 

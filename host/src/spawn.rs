@@ -68,8 +68,17 @@ impl Builder {
         self
     }
 
-    /// A user namespace for the sleeper to join before the mount namespace, as needed to enter
-    /// the mount namespace of an unprivileged container without privileges.
+    /// A user namespace for the sleeper to join before the mount namespace, as an unprivileged
+    /// host needs to enter the mount namespace of its own rootless containers.
+    ///
+    /// Joining has a cost: the sleeper's credentials then live in the container's user
+    /// namespace, where the container's root holds CAP_KILL and CAP_SYS_PTRACE over it (it
+    /// can kill the sleeper, or ptrace it). So the join happens only when it is needed: a host
+    /// that can enter the mount namespace by itself (CAP_SYS_ADMIN and CAP_SYS_CHROOT in its
+    /// effective set, over the user namespace owning the mount namespace or one above it, as
+    /// root on the host has) leaves the user namespace alone, and its sleeper keeps the host's
+    /// credentials, out of the container's reach. The reads themselves happen in this process
+    /// either way.
     pub fn user_namespace(mut self, user: impl Into<NamespaceRef>) -> Self {
         self.user = Some(user.into());
         self
@@ -119,6 +128,9 @@ impl Builder {
     /// `OK`, its root directory is opened and checked against its pidfd. On any failure the
     /// sleeper is killed and reaped before this returns.
     pub fn spawn(&self) -> Result<Sandbox, Error> {
+        if crate::privilege::children_reaped_by_kernel() {
+            return Err(Error::SigchldIgnored);
+        }
         let sleeper = match &self.sleeper {
             Some(path) => path.clone(),
             None => Self::default_sleeper()?,
@@ -130,10 +142,13 @@ impl Builder {
             sleeper.clone()
         };
 
+        let mount = self.mount.mount_path();
         let mut command = Command::new(&program);
-        command.env_clear().env(MNTNS_ENV, self.mount.mount_path());
+        command.env_clear().env(MNTNS_ENV, &mount);
         if let Some(user) = &self.user {
-            command.env(USERNS_ENV, user.user_path());
+            if !crate::privilege::enters_without_userns(&mount) {
+                command.env(USERNS_ENV, user.user_path());
+            }
         }
         let lifeline = if self.lifeline {
             // Both ends close-on-exec: the read end becomes the sleeper's fd 0 (dup2 clears the
