@@ -50,7 +50,7 @@ fn cat_and_ls() {
     assert_eq!(out, "");
 }
 
-/// Exit status 1 and exactly one line on stderr: `mntns: `, the path, the errno name.
+/// Exit status 1 and exactly one line on stderr: `mntns: `, the path, why (the errno name).
 fn assert_one_error_line(command: Command, path: &str, errno: &str) {
     let (status, out, err) = run(command);
     assert_eq!(status.code(), Some(1), "stderr: {err}");
@@ -74,7 +74,7 @@ fn errors_are_one_line_with_path_and_errno() {
     assert_one_error_line(
         mntns_for(&container, &["cat", &pid, "/etc"]),
         "/etc",
-        "EISDIR",
+        "not a regular file: a directory",
     );
     assert_one_error_line(
         mntns_for(&container, &["ls", &pid, "/etc/hostname"]),

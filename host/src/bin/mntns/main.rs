@@ -1,0 +1,137 @@
+//! `mntns`: read files inside a mount namespace — a container's — with container semantics,
+//! through a mntnssandbox sleeper.
+
+mod demo;
+mod hold;
+mod read;
+
+use clap::{Parser, Subcommand};
+use mntnssandbox_host::{Builder, NamespaceRef};
+use std::fmt::Display;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Read files inside a mount namespace (a container's) as a process in it would see them:
+/// absolute symlinks and `..` stay inside its root.
+///
+/// NSREF is a namespace file (such as /proc/1234/ns/mnt) or a PID.
+#[derive(Parser, Debug)]
+#[command(name = "mntns", version)]
+pub(crate) struct Cli {
+    /// The mntnssandbox sleeper binary [default: $MNTNSSANDBOX_BINARY, else mntnssandbox
+    /// beside mntns, else on PATH]
+    #[arg(long, global = true, value_name = "PATH")]
+    sleeper: Option<PathBuf>,
+
+    /// Seconds to wait for the sleeper's handshake
+    #[arg(long, global = true, value_name = "SECS", default_value = "5", value_parser = seconds)]
+    timeout: Duration,
+
+    /// A user namespace for the sleeper to join first (needed for unprivileged containers)
+    #[arg(long, global = true, value_name = "NSREF")]
+    userns: Option<NamespaceRef>,
+
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Print a regular file as seen inside the namespace
+    ///
+    /// Only regular files are read: a FIFO, socket or device is refused without being opened,
+    /// and so is a file on a kernel pseudo-filesystem (procfs, sysfs, ...) unless
+    /// --allow-pseudo-filesystems is given. Files of any size are streamed unless --max-bytes
+    /// is given.
+    Cat {
+        /// The mount namespace: a namespace file or a PID
+        nsref: NamespaceRef,
+        /// The file, as a path inside the namespace
+        path: PathBuf,
+        /// Refuse a larger file without printing any of it; stop with an error after N bytes
+        /// if it grows while being read
+        #[arg(long, value_name = "N")]
+        max_bytes: Option<u64>,
+        /// Read files on kernel pseudo-filesystems too (with this process's credentials: a
+        /// container's link to /proc/self/environ would print mntns' own environment)
+        #[arg(long)]
+        allow_pseudo_filesystems: bool,
+    },
+    /// List a directory inside the namespace, one name per line, sorted by bytes
+    ///
+    /// Names are escaped as `LC_ALL=C ls -b` does (\n, \t, \\, "\ ", octal \ooo for other
+    /// control and non-ASCII bytes), so that no name can move the cursor, retitle the terminal
+    /// or pass for two entries.
+    Ls {
+        /// The mount namespace: a namespace file or a PID
+        nsref: NamespaceRef,
+        /// The directory, as a path inside the namespace
+        #[arg(default_value = "/")]
+        path: PathBuf,
+        /// Print names raw, each followed by a NUL byte, for programs
+        #[arg(short = 'z', long)]
+        zero: bool,
+    },
+    /// Hold the namespace: print the sleeper's PID and root path, keep it until stdin closes
+    ///
+    /// The line printed is "PID /proc/PID/root". SIGINT, SIGTERM and SIGHUP end mntns cleanly
+    /// too (exit 0). The sleeper goes with mntns in every case, even when mntns is killed with
+    /// SIGKILL: its stdin is a pipe from mntns.
+    Hold {
+        /// The mount namespace: a namespace file or a PID
+        nsref: NamespaceRef,
+    },
+    /// Build a throwaway container-like namespace and show naive vs. safe reads in it
+    Demo,
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{text:?} is not a usable timeout"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Cmd::Cat {
+            nsref,
+            path,
+            max_bytes,
+            allow_pseudo_filesystems,
+        } => read::cat(&cli, nsref, path, *max_bytes, *allow_pseudo_filesystems),
+        Cmd::Ls { nsref, path, zero } => read::ls(&cli, nsref, path, *zero),
+        Cmd::Hold { nsref } => hold::hold(&cli, nsref),
+        Cmd::Demo => demo::demo(&cli),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            // One line, whatever the message holds.
+            let message = message.replace('\n', " ");
+            let _ = writeln!(io::stderr(), "mntns: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Every failure ends up as the text after `mntns: `.
+pub(crate) type Outcome = Result<(), String>;
+
+pub(crate) fn fail(what: impl Display) -> String {
+    what.to_string()
+}
+
+pub(crate) fn builder(cli: &Cli, nsref: &NamespaceRef) -> Builder {
+    let mut builder = Builder::new(nsref.clone()).timeout(cli.timeout);
+    if let Some(sleeper) = &cli.sleeper {
+        builder = builder.sleeper(sleeper);
+    }
+    if let Some(user) = &cli.userns {
+        builder = builder.user_namespace(user.clone());
+    }
+    builder
+}

@@ -1,0 +1,101 @@
+//! `mntns cat` and `mntns ls`: content and names from a hostile namespace, made safe to print.
+
+use crate::{builder, fail, Cli, Outcome};
+use mntnssandbox_host::{NamespaceRef, OsError, ReadPolicy};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+pub(crate) fn cat(
+    cli: &Cli,
+    nsref: &NamespaceRef,
+    path: &Path,
+    max_bytes: Option<u64>,
+    allow_pseudo_filesystems: bool,
+) -> Outcome {
+    let policy = ReadPolicy::new()
+        .max_bytes(max_bytes.unwrap_or(u64::MAX))
+        .allow_pseudo_filesystems(allow_pseudo_filesystems);
+    let sandbox = builder(cli, nsref).spawn().map_err(fail)?;
+    let mut out = io::stdout().lock();
+    sandbox.copy_to(path, &mut out, policy).map_err(fail)?;
+    out.flush()
+        .map_err(|error| format!("write stdout: {}", OsError(&error)))?;
+    sandbox.close().map_err(fail)
+}
+
+pub(crate) fn ls(cli: &Cli, nsref: &NamespaceRef, path: &Path, zero: bool) -> Outcome {
+    let sandbox = builder(cli, nsref).spawn().map_err(fail)?;
+    let entries = sandbox.read_dir(path).map_err(fail)?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut line = Vec::new();
+    for entry in &entries {
+        line.clear();
+        let name = entry.file_name().as_bytes();
+        if zero {
+            line.extend_from_slice(name);
+            line.push(0);
+        } else {
+            escape_name(name, &mut line);
+            line.push(b'\n');
+        }
+        out.write_all(&line)
+            .map_err(|error| format!("write stdout: {}", OsError(&error)))?;
+    }
+    out.flush()
+        .map_err(|error| format!("write stdout: {}", OsError(&error)))?;
+    drop(out);
+    sandbox.close().map_err(fail)
+}
+
+/// Appends `name` escaped as GNU `ls -b` does in the C locale: C escapes for the usual control
+/// characters, `\\` and `\ `, three-digit octal for every other byte outside printable ASCII.
+/// The result is printable ASCII without a newline, whatever the name holds.
+fn escape_name(name: &[u8], out: &mut Vec<u8>) {
+    for &byte in name {
+        let named = match byte {
+            0x07 => Some(b'a'),
+            0x08 => Some(b'b'),
+            b'\t' => Some(b't'),
+            b'\n' => Some(b'n'),
+            0x0b => Some(b'v'),
+            0x0c => Some(b'f'),
+            b'\r' => Some(b'r'),
+            b'\\' | b' ' => Some(byte),
+            _ => None,
+        };
+        match named {
+            Some(letter) => out.extend_from_slice(&[b'\\', letter]),
+            None if (0x21..0x7f).contains(&byte) => out.push(byte),
+            None => out.extend_from_slice(&[
+                b'\\',
+                b'0' + (byte >> 6),
+                b'0' + ((byte >> 3) & 7),
+                b'0' + (byte & 7),
+            ]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_name;
+
+    fn escaped(name: &[u8]) -> String {
+        let mut out = Vec::new();
+        escape_name(name, &mut out);
+        String::from_utf8(out).expect("escaped names are ASCII")
+    }
+
+    #[test]
+    fn escapes_as_ls_b_in_the_c_locale() {
+        assert_eq!(escaped(b"a\x1b]0;t\x07b"), r"a\033]0;t\ab");
+        assert_eq!(escaped(b"new\nline"), r"new\nline");
+        assert_eq!(escaped(b"sp ace"), r"sp\ ace");
+        assert_eq!(escaped(b"back\\slash"), r"back\\slash");
+        assert_eq!(escaped(b"x\x7fy\x01z"), r"x\177y\001z");
+        assert_eq!(escaped("café".as_bytes()), r"caf\303\251");
+        assert_eq!(escaped(b"q\"uote'"), "q\"uote'");
+        assert_eq!(escaped(b"\x08\x0b\x0c\r\t"), r"\b\v\f\r\t");
+    }
+}
