@@ -12,40 +12,29 @@ printf 'b\na\n' > srv/data
 ln -s /etc/hostname link
 "#;
 
-/// `mntns --sleeper S [--userns PID] <args...>` for the container.
-fn mntns_for(container: &Container, args: &[&str]) -> Command {
-    let mut command = mntns();
-    command.arg("--sleeper").arg(common::sleeper());
-    if container.in_user_ns() {
-        command.args(["--userns", &container.pid().to_string()]);
-    }
-    command.args(args);
-    command
-}
-
 #[test]
 fn cat_and_ls() {
     let container = Container::new(SETUP);
     let pid = container.pid().to_string();
 
-    let (status, out, err) = run(mntns_for(&container, &["cat", &pid, "/link"]));
+    let (status, out, err) = run(container.mntns(&["cat", &pid, "/link"]));
     assert!(status.success(), "{status}: {err}");
     assert_eq!(out, "cli-container\n");
     assert_eq!(err, "");
 
     // A namespace file works as well as a PID.
     let ns = format!("/proc/{pid}/ns/mnt");
-    let (status, out, _) = run(mntns_for(&container, &["cat", &ns, "/srv/data"]));
+    let (status, out, _) = run(container.mntns(&["cat", &ns, "/srv/data"]));
     assert!(status.success());
     assert_eq!(out, "b\na\n");
 
-    let (status, out, err) = run(mntns_for(&container, &["ls", &pid, "/"]));
+    let (status, out, err) = run(container.mntns(&["ls", &pid, "/"]));
     assert!(status.success(), "{status}: {err}");
     assert_eq!(out, "etc\nlink\nsrv\n");
-    let (status, out, _) = run(mntns_for(&container, &["ls", &pid, "/etc"]));
+    let (status, out, _) = run(container.mntns(&["ls", &pid, "/etc"]));
     assert!(status.success());
     assert_eq!(out, "empty\nhostname\n");
-    let (status, out, _) = run(mntns_for(&container, &["ls", &pid, "/etc/empty"]));
+    let (status, out, _) = run(container.mntns(&["ls", &pid, "/etc/empty"]));
     assert!(status.success());
     assert_eq!(out, "");
 }
@@ -67,27 +56,27 @@ fn errors_are_one_line_with_path_and_errno() {
     let container = Container::new(SETUP);
     let pid = container.pid().to_string();
     assert_one_error_line(
-        mntns_for(&container, &["cat", &pid, "/missing"]),
+        container.mntns(&["cat", &pid, "/missing"]),
         "/missing",
         "ENOENT",
     );
     assert_one_error_line(
-        mntns_for(&container, &["cat", &pid, "/etc"]),
+        container.mntns(&["cat", &pid, "/etc"]),
         "/etc",
         "not a regular file: a directory",
     );
     assert_one_error_line(
-        mntns_for(&container, &["ls", &pid, "/etc/hostname"]),
+        container.mntns(&["ls", &pid, "/etc/hostname"]),
         "/etc/hostname",
         "ENOTDIR",
     );
     assert_one_error_line(
-        mntns_for(&container, &["cat", &pid, "/proc/self/root/etc/passwd"]),
+        container.mntns(&["cat", &pid, "/proc/self/root/etc/passwd"]),
         "/proc/self/root/etc/passwd",
         "ENOENT", // no /proc in this container
     );
     // The sleeper's refusal, passed on.
-    let (status, _, err) = run(mntns_for(&container, &["cat", "/nonexistent-ns", "/x"]));
+    let (status, _, err) = run(container.mntns(&["cat", "/nonexistent-ns", "/x"]));
     assert_eq!(status.code(), Some(1));
     assert_eq!(
         err,

@@ -286,6 +286,17 @@ impl Container {
         self.user_ns
     }
 
+    /// `mntns --sleeper S [--userns PID] <args...>` for this container.
+    pub fn mntns(&self, args: &[&str]) -> Command {
+        let mut command = mntns();
+        command.arg("--sleeper").arg(sleeper());
+        if self.user_ns {
+            command.args(["--userns", &self.pid().to_string()]);
+        }
+        command.args(args);
+        command
+    }
+
     /// A builder for this container's mount namespace, with the test sleeper.
     pub fn builder(&self) -> Builder {
         let builder = Builder::new(NamespaceRef::Pid(self.pid())).sleeper(sleeper());
@@ -386,4 +397,55 @@ pub fn run(mut command: Command) -> (std::process::ExitStatus, String, String) {
     stderr.read_to_string(&mut err).unwrap();
     let status = child.wait().unwrap();
     (status, out, err)
+}
+
+/// How a command run by [`run_bounded`] ended.
+pub struct Bounded {
+    /// Its exit status; `None` if it was still running after [`WAIT`] and was killed.
+    pub status: Option<std::process::ExitStatus>,
+    /// Its stdout, up to the cap given (reading stops there).
+    pub out: Vec<u8>,
+    /// Its stderr, up to 64 KiB.
+    pub err: String,
+}
+
+/// Runs a command with both outputs drained by threads as they come, stdout up to `out_cap`
+/// bytes: a command that hangs, or streams without end, is killed after [`WAIT`] and reported
+/// as such instead of hanging the test.
+pub fn run_bounded(mut command: Command, out_cap: u64) -> Bounded {
+    use std::thread;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("spawn {command:?}: {error}"));
+    let drain = |pipe: Box<dyn Read + Send>, cap: u64| {
+        thread::spawn(move || {
+            let mut data = Vec::new();
+            // Stops at the cap: the command then gets EPIPE, or is killed below.
+            let _ = pipe.take(cap).read_to_end(&mut data);
+            data
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()), out_cap);
+    let err = drain(Box::new(child.stderr.take().unwrap()), 64 * 1024);
+    let status = wait_exit_status(&mut child, WAIT);
+    Bounded {
+        status,
+        out: out.join().expect("stdout reader"),
+        err: String::from_utf8_lossy(&err.join().expect("stderr reader")).into_owned(),
+    }
+}
+
+/// Runs `work` on another thread and returns its result, or panics naming `what` if it takes
+/// longer than [`WAIT`] (the thread is left blocked: the test has failed anyway).
+pub fn within_wait<T: Send + 'static>(what: &str, work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(work());
+    });
+    receiver
+        .recv_timeout(WAIT)
+        .unwrap_or_else(|_| panic!("{what}: no result within {WAIT:?} (it hangs)"))
 }

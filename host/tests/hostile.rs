@@ -1,0 +1,337 @@
+//! A hostile container's files, after resolution: FIFOs (also swapped in under a race),
+//! devices, kernel pseudo-filesystems, huge files. Content is read from regular files only,
+//! off pseudo-filesystems, bounded, and nothing hangs.
+
+mod common;
+
+use common::{run_bounded, within_wait, Container, WAIT};
+use mntnssandbox_host::{Error, FileKind, ReadPolicy, Sandbox};
+use std::ffi::OsStr;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Asserts that `mntns` failed at once with one line naming `path` and `why`, printing nothing.
+fn assert_refused(outcome: common::Bounded, path: &str, why: &str) {
+    let status = outcome.status.expect("mntns hung and was killed");
+    assert_eq!(status.code(), Some(1), "stderr: {}", outcome.err);
+    assert!(
+        outcome.out.is_empty(),
+        "printed {} bytes",
+        outcome.out.len()
+    );
+    assert_eq!(
+        outcome.err.lines().count(),
+        1,
+        "not one line: {:?}",
+        outcome.err
+    );
+    let expected = format!("mntns: {path:?}: {why}");
+    assert!(
+        outcome.err.starts_with(&expected),
+        "{:?} does not start with {expected:?}",
+        outcome.err
+    );
+}
+
+fn not_regular(result: Result<impl std::fmt::Debug, Error>) -> FileKind {
+    match result {
+        Err(Error::NotRegularFile { kind, .. }) => kind,
+        other => panic!("expected NotRegularFile, got {other:?}"),
+    }
+}
+
+/// Reads `path` through a shared sandbox on another thread, bounded.
+fn read_within_wait(sandbox: &Arc<Sandbox>, path: &'static str) -> Result<Vec<u8>, Error> {
+    let sandbox = Arc::clone(sandbox);
+    within_wait(&format!("read {path}"), move || sandbox.read(path))
+}
+
+#[test]
+fn fifos_are_refused_without_blocking() {
+    let container = Container::new("mkfifo fifo; ln -s /fifo fifo-link; echo ok > file");
+    let sandbox = Arc::new(container.builder().spawn().expect("spawn"));
+    for path in ["/fifo", "/fifo-link"] {
+        assert_eq!(
+            not_regular(read_within_wait(&sandbox, path)),
+            FileKind::Fifo
+        );
+        let opener = Arc::clone(&sandbox);
+        let opened = within_wait(&format!("open {path}"), move || opener.open(path));
+        assert_eq!(not_regular(opened), FileKind::Fifo);
+        // Names still answer for every kind of file.
+        let meta = sandbox.metadata(path).expect("metadata of a FIFO");
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()));
+
+        let pid = container.pid().to_string();
+        let outcome = run_bounded(container.mntns(&["cat", &pid, path]), 1 << 20);
+        assert_refused(outcome, path, "not a regular file: a FIFO");
+    }
+    assert_eq!(sandbox.read("/file").expect("a regular file"), b"ok\n");
+}
+
+#[test]
+fn a_name_swapped_between_file_and_fifo_never_blocks_nor_reads_the_fifo() {
+    require_root!("a_name_swapped_between_file_and_fifo_never_blocks_nor_reads_the_fifo");
+    let container = Container::new("echo regular > a; mkfifo b");
+    let sandbox = Arc::new(container.builder().spawn().expect("spawn"));
+
+    // The container's side: swap the two names as fast as it can (renameat2 RENAME_EXCHANGE,
+    // atomic), in the namespace's root (the sleeper's: the holder's own root is the one under
+    // the moved tmpfs).
+    let root = sandbox
+        .root_fd()
+        .try_clone_to_owned()
+        .expect("dup the root");
+    let stop = Arc::new(AtomicBool::new(false));
+    let swapper = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: a valid directory fd and NUL-terminated names, during the call.
+                let swapped = unsafe {
+                    libc::renameat2(
+                        root.as_raw_fd(),
+                        c"a".as_ptr(),
+                        root.as_raw_fd(),
+                        c"b".as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                assert_eq!(
+                    swapped,
+                    0,
+                    "RENAME_EXCHANGE a and b: {}",
+                    std::io::Error::last_os_error()
+                );
+                swaps += 1;
+            }
+            swaps
+        })
+    };
+    let reader = Arc::clone(&sandbox);
+    // Hundreds of reads of each outcome (bounded in count, and in time by `within_wait`).
+    let (regular, fifo) = within_wait("reads of a swapped name", move || {
+        let (mut regular, mut fifo) = (0, 0);
+        for _ in 0..100_000 {
+            if regular >= 300 && fifo >= 300 {
+                break;
+            }
+            match reader.read("/a") {
+                Ok(data) => {
+                    assert_eq!(data, b"regular\n", "read something else than the file");
+                    regular += 1;
+                }
+                Err(Error::NotRegularFile {
+                    kind: FileKind::Fifo,
+                    ..
+                }) => fifo += 1,
+                Err(other) => panic!("unexpected error: {other}"),
+            }
+        }
+        (regular, fifo)
+    });
+    stop.store(true, Ordering::Relaxed);
+    let swaps = swapper.join().expect("swapper");
+    eprintln!("{swaps} swaps: {regular} reads of the file, {fifo} refusals of the FIFO");
+    assert!(
+        regular >= 300 && fifo >= 300,
+        "too few reads of each kind to tell"
+    );
+}
+
+#[test]
+fn devices_are_refused_unopened() {
+    require_root!("devices_are_refused_unopened");
+    let container = Container::new(
+        "mknod null c 1 3; mknod zero c 1 5; mknod kmsg c 1 11; ln -s /zero zero-link",
+    );
+    let sandbox = Arc::new(container.builder().spawn().expect("spawn"));
+    for path in ["/null", "/zero", "/kmsg", "/zero-link"] {
+        assert_eq!(
+            not_regular(read_within_wait(&sandbox, path)),
+            FileKind::CharDevice
+        );
+        let pid = container.pid().to_string();
+        let outcome = run_bounded(container.mntns(&["cat", &pid, path]), 1 << 20);
+        assert_refused(outcome, path, "not a regular file: a character device");
+    }
+    let meta = sandbox
+        .symlink_metadata("/zero")
+        .expect("metadata of a device");
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(
+        &meta.file_type()
+    ));
+}
+
+/// The host's procfs and sysfs mounted in a (rootful) container, with links into them.
+const PSEUDO_SETUP: &str = r#"
+mkdir proc sys etc
+mount -t proc proc proc
+mount -t sysfs sysfs sys
+ln -s /proc/self/environ etc/os-release
+ln -s /proc/self/cmdline cmdline
+ln -s /sys/kernel/uevent_seqnum seqnum
+"#;
+
+#[test]
+fn pseudo_filesystems_are_refused_by_default() {
+    require_root!("pseudo_filesystems_are_refused_by_default");
+    let container = Container::new(PSEUDO_SETUP);
+    let sandbox = container.builder().spawn().expect("spawn");
+    for (path, filesystem) in [
+        ("/etc/os-release", "procfs"),
+        ("/cmdline", "procfs"),
+        ("/seqnum", "sysfs"),
+    ] {
+        match sandbox.read(path) {
+            Err(Error::PseudoFilesystem {
+                filesystem: name, ..
+            }) => assert_eq!(name, filesystem, "{path}"),
+            other => panic!("{path}: expected PseudoFilesystem, got {other:?}"),
+        }
+    }
+    // Allowed explicitly, they read: the reader's own environment, which is the danger.
+    let allowed = ReadPolicy::new().allow_pseudo_filesystems(true);
+    let environ = sandbox
+        .read_with("/etc/os-release", allowed)
+        .expect("allowed");
+    let own = std::fs::read("/proc/self/environ").expect("our environ");
+    assert_eq!(
+        environ, own,
+        "the container's link reads the reader's environment"
+    );
+
+    // mntns: a secret in its environment does not come back, unless asked for.
+    let pid = container.pid().to_string();
+    let secret = "MNTNS_TEST_SECRET=hunter2-0d4e";
+    let mut cat = container.mntns(&["cat", &pid, "/etc/os-release"]);
+    cat.env("MNTNS_TEST_SECRET", "hunter2-0d4e");
+    assert_refused(
+        run_bounded(cat, 1 << 20),
+        "/etc/os-release",
+        "on procfs, a kernel pseudo-filesystem",
+    );
+    let mut cat = container.mntns(&["cat", "--allow-pseudo-filesystems", &pid, "/etc/os-release"]);
+    cat.env("MNTNS_TEST_SECRET", "hunter2-0d4e");
+    let outcome = run_bounded(cat, 1 << 20);
+    assert!(outcome.status.expect("exited").success(), "{}", outcome.err);
+    assert!(outcome
+        .out
+        .windows(secret.len())
+        .any(|w| w == secret.as_bytes()));
+    sandbox.close().expect("close");
+}
+
+#[test]
+fn huge_files_are_refused_by_size_and_ordinary_ones_read_whole() {
+    let source = common::TempDir::new("hostile-large");
+    // 70 MiB of varied bytes: over the default cap of read(), streamed whole by mntns cat.
+    let large: Vec<u8> = (0..70u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(source.path().join("large"), &large).expect("write the large file");
+    let setup = format!(
+        "truncate -s 100G sparse; cp {}/large large; echo small > small",
+        source.path().display()
+    );
+    let container = Container::new(&setup);
+    let sandbox = container.builder().spawn().expect("spawn");
+
+    let started = Instant::now();
+    match sandbox.read("/sparse") {
+        Err(Error::TooLarge {
+            size,
+            max_bytes,
+            grew: false,
+            ..
+        }) => {
+            assert_eq!(size, 100 << 30);
+            assert_eq!(max_bytes, ReadPolicy::DEFAULT_MAX_BYTES);
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert!(started.elapsed() < WAIT, "refused by size, not by reading");
+    match sandbox.read("/large") {
+        Err(Error::TooLarge { size, .. }) => assert_eq!(size, 70 << 20),
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    let roomier = ReadPolicy::new().max_bytes(128 << 20);
+    assert!(sandbox.read_with("/large", roomier).expect("under 128 MiB") == large);
+    assert_eq!(sandbox.read("/small").expect("small"), b"small\n");
+    // Streaming is there for huge files on purpose.
+    let file = sandbox.open("/sparse").expect("open streams any size");
+    assert_eq!(file.metadata().expect("metadata").len(), 100 << 30);
+
+    let pid = container.pid().to_string();
+    let outcome = run_bounded(
+        container.mntns(&["cat", "--max-bytes", "1048576", &pid, "/sparse"]),
+        1 << 20,
+    );
+    assert_refused(
+        outcome,
+        "/sparse",
+        "too large: 107374182400 bytes, over the limit of 1048576",
+    );
+    let outcome = run_bounded(container.mntns(&["cat", &pid, "/large"]), 80 << 20);
+    assert!(outcome.status.expect("exited").success(), "{}", outcome.err);
+    assert!(outcome.out == large, "mntns cat of 70 MiB differs");
+    sandbox.close().expect("close");
+}
+
+#[test]
+fn ls_escapes_names_as_ls_b_and_zero_prints_them_raw() {
+    const NAMES: &[&[u8]] = &[
+        b"a\x1b]0;pwned\x07b",
+        b"\x1b[2J",
+        b"two\nlines",
+        b"sp ace",
+        b"back\\slash",
+        b"tab\there",
+        b"caf\xc3\xa9",
+        b"plain",
+    ];
+    // The same names in a host directory, for GNU ls to escape.
+    let host = common::TempDir::new("hostile-names");
+    let mut setup = String::new();
+    for name in NAMES {
+        std::fs::write(host.path().join(OsStr::from_bytes(name)), "").expect("create a name");
+        let octal: String = name.iter().map(|byte| format!("\\{byte:03o}")).collect();
+        setup.push_str(&format!("touch \"$(printf '{octal}')\"\n"));
+    }
+    let container = Container::new(&setup);
+    let pid = container.pid().to_string();
+
+    let outcome = run_bounded(container.mntns(&["ls", &pid, "/"]), 1 << 20);
+    assert!(outcome.status.expect("exited").success(), "{}", outcome.err);
+    let gnu = std::process::Command::new("ls")
+        .args(["-b", "-1", "-A"])
+        .arg(host.path())
+        .env("LC_ALL", "C")
+        .output()
+        .expect("run ls -b");
+    assert!(gnu.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&outcome.out),
+        String::from_utf8_lossy(&gnu.stdout)
+    );
+    assert_eq!(
+        outcome.out.iter().filter(|&&b| b == b'\n').count(),
+        NAMES.len()
+    );
+    assert!(outcome
+        .out
+        .iter()
+        .all(|&b| b == b'\n' || (0x20..0x7f).contains(&b)));
+
+    let outcome = run_bounded(container.mntns(&["ls", "-z", &pid, "/"]), 1 << 20);
+    assert!(outcome.status.expect("exited").success(), "{}", outcome.err);
+    let mut raw: Vec<&[u8]> = outcome.out.split(|&b| b == 0).collect();
+    assert_eq!(raw.pop(), Some(&b""[..]), "every name ends in NUL");
+    let mut expected = NAMES.to_vec();
+    expected.sort();
+    assert_eq!(raw, expected);
+}
