@@ -11,6 +11,10 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::time::Duration;
 
+/// Exited children, of any exit signal (`__WALL`).
+const WAIT_EXITED: WaitIdOptions =
+    WaitIdOptions::EXITED.union(WaitIdOptions::from_bits_retain(libc::__WALL as u32));
+
 /// Our child, named race-free by a pidfd. Dropping it kills and reaps it if that has not
 /// happened yet, so no error path can leave a sleeper running or a zombie behind.
 #[derive(Debug)]
@@ -39,6 +43,15 @@ impl Child {
                 let _ = rustix::process::waitpid(Some(rpid), rustix::process::WaitOptions::empty());
                 Err(from_errno(errno))
             }
+        }
+    }
+
+    /// Our child `pid` with the pidfd clone3 gave with it.
+    pub(crate) fn from_pidfd(pid: u32, pidfd: OwnedFd) -> Self {
+        Child {
+            pid,
+            pidfd,
+            reaped: false,
         }
     }
 
@@ -82,13 +95,14 @@ impl Child {
     }
 
     /// Waits for the process to end and reaps it; `None` if it has been reaped already (by us,
-    /// or by the kernel when SIGCHLD is ignored).
+    /// or by the kernel when SIGCHLD is ignored, which it never does for a child started by
+    /// clone3 without an exit signal: `__WALL` is what lets waitid see such a child).
     pub(crate) fn reap(&mut self) -> io::Result<Option<ExitStatus>> {
         if self.reaped {
             return Ok(None);
         }
         loop {
-            match waitid(WaitId::PidFd(lend(&self.pidfd)), WaitIdOptions::EXITED) {
+            match waitid(WaitId::PidFd(lend(&self.pidfd)), WAIT_EXITED) {
                 Ok(status) => {
                     self.reaped = true;
                     return Ok(status.map(|status| {

@@ -62,13 +62,16 @@
 #![deny(missing_docs)]
 
 mod child;
+mod clone3;
 mod error;
 mod fd;
+mod launch;
 mod nsref;
 mod sandbox;
 mod spawn;
 
 pub use error::{errno_name, Error, OsError};
+pub use launch::SPAWNER_ENV;
 pub use nsref::{NamespaceRef, ParseNamespaceRefError};
 pub use sandbox::{DirEntry, FileKind, Sandbox};
 pub use spawn::{Builder, DEFAULT_TIMEOUT, SLEEPER_ENV, SLEEPER_NAME};
