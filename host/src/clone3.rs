@@ -13,10 +13,10 @@
 //! system calls only: no allocation, no locks, no Rust drop glue. If execve fails, the child
 //! writes the errno into the plan, which we read once it has exited.
 //!
-//! The child has no exit signal: it is a "clone child" that the kernel never reaps on its own,
-//! even when this process ignores SIGCHLD or sets `SA_NOCLDWAIT`, and that a host's
-//! `waitpid(-1)` does not take from us; its status is for our pidfd alone (`waitid` with
-//! `__WALL`, see child.rs).
+//! The exit signal is SIGCHLD, as with fork: execve(2) would make it SIGCHLD anyway. So a host
+//! that ignores SIGCHLD (or sets `SA_NOCLDWAIT`) has the kernel reap the sleeper, and a host
+//! that reaps any child (`waitpid(-1)`) may take its status; child.rs then reads the status
+//! from the pidfd.
 
 use std::ffi::{c_char, c_int, c_long, CString};
 use std::io;
@@ -93,7 +93,7 @@ struct Shared {
 pub(crate) enum Failure {
     /// clone3 is not available here (too old a kernel, or a seccomp filter said ENOSYS or
     /// EPERM, as some container runtimes do): spawn another way.
-    Refused,
+    Refused(c_int),
     /// The clone failed for another reason (EAGAIN, ENOMEM, ...).
     Clone(io::Error),
     /// The child could not run the program (execve or dup3 failed: ENOENT, EACCES, ...).
@@ -119,8 +119,7 @@ pub(crate) fn spawn(plan: &Plan, stdio: [RawFd; 3]) -> Result<(u32, OwnedFd), Fa
         pidfd: ptr::addr_of_mut!(pidfd) as u64,
         child_tid: 0,
         parent_tid: 0,
-        // No signal on exit: see the module's documentation.
-        exit_signal: 0,
+        exit_signal: libc::SIGCHLD as u64,
         stack: stack.0.as_mut_ptr() as u64,
         stack_size: CHILD_STACK as u64,
         tls: 0,
@@ -136,7 +135,9 @@ pub(crate) fn spawn(plan: &Plan, stdio: [RawFd; 3]) -> Result<(u32, OwnedFd), Fa
         return Err(match -result as c_int {
             // EINVAL: a kernel without CLONE_CLEAR_SIGHAND (before 5.5); E2BIG: one that
             // wants a smaller clone_args than even version 0.
-            libc::ENOSYS | libc::EPERM | libc::EINVAL | libc::E2BIG => Failure::Refused,
+            libc::ENOSYS | libc::EPERM | libc::EINVAL | libc::E2BIG => {
+                Failure::Refused(-result as c_int)
+            }
             errno => Failure::Clone(io::Error::from_raw_os_error(errno)),
         });
     }

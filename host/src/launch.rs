@@ -24,6 +24,9 @@ static SPAWNER: AtomicU8 = AtomicU8::new(UNDECIDED);
 const UNDECIDED: u8 = 0;
 const CLONE3: u8 = 1;
 const COMMAND: u8 = 2;
+/// `Command` with a no-op `pre_exec`, which makes std fork and exec: glibc's posix_spawn
+/// itself uses clone3 and falls back only when that says ENOSYS, not EPERM.
+const FORK: u8 = 3;
 
 /// A started sleeper, with our ends of its pipes.
 pub(crate) struct Launched {
@@ -57,8 +60,9 @@ pub(crate) fn launch(
     // sleeper sleeps reading it.
     let output = PipeFlags::CLOEXEC | PipeFlags::NONBLOCK;
     let (stdin, lifeline) = if lifeline {
-        let (read, write) = pipe_with(PipeFlags::CLOEXEC)
-            .map_err(|errno| LaunchError::Setup("create the lifeline pipe".into(), from_errno(errno)))?;
+        let (read, write) = pipe_with(PipeFlags::CLOEXEC).map_err(|errno| {
+            LaunchError::Setup("create the lifeline pipe".into(), from_errno(errno))
+        })?;
         (own(read), Some(own(write)))
     } else {
         let null = rustix::fs::open(
@@ -84,9 +88,19 @@ pub(crate) fn launch(
     let child = match spawner() {
         CLONE3 => match launch_clone3(program, env, [&stdin, &stdout_child, &stderr_child])? {
             Some(child) => child,
-            None => launch_command(program, env, [stdin, stdout_child, stderr_child])?,
+            None => launch_command(
+                program,
+                env,
+                [stdin, stdout_child, stderr_child],
+                spawner() == FORK,
+            )?,
         },
-        _ => launch_command(program, env, [stdin, stdout_child, stderr_child])?,
+        other => launch_command(
+            program,
+            env,
+            [stdin, stdout_child, stderr_child],
+            other == FORK,
+        )?,
     };
     // The child's ends, if still here, close now: the sleeper holds its own copies.
     Ok(Launched {
@@ -131,8 +145,9 @@ fn launch_clone3(
     let plan = Plan::new(path, env);
     match clone3::spawn(&plan, stdio.map(|fd| fd.as_raw_fd())) {
         Ok((pid, pidfd)) => Ok(Some(Child::from_pidfd(pid, pidfd))),
-        Err(Failure::Refused) => {
-            SPAWNER.store(COMMAND, Ordering::Relaxed);
+        Err(Failure::Refused(errno)) => {
+            let fallback = if errno == libc::EPERM { FORK } else { COMMAND };
+            SPAWNER.store(fallback, Ordering::Relaxed);
             Ok(None)
         }
         Err(Failure::Clone(error)) => Err(LaunchError::Spawn(error)),
@@ -144,13 +159,22 @@ fn launch_clone3(
     }
 }
 
-/// The `Command` way (glibc's posix_spawn), with a pidfd taken after the fact.
+/// The `Command` way (glibc's posix_spawn, or fork and exec), with a pidfd taken after the
+/// fact.
 fn launch_command(
     program: &Path,
     env: &[(&str, &OsStr)],
     [stdin, stdout, stderr]: [OwnedFd; 3],
+    fork: bool,
 ) -> Result<Child, LaunchError> {
     let mut command = Command::new(program);
+    if fork {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure does nothing, so it is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| Ok(()));
+        }
+    }
     command
         .env_clear()
         .envs(env.iter().copied())
