@@ -117,7 +117,7 @@ fn host_with_sa_nocldwait() {
 #[test]
 #[ignore = "run by host_with_sa_nocldwait in a process of its own"]
 fn scenario_sa_nocldwait() {
-    set_sigchld(on_sigchld as libc::sighandler_t, libc::SA_NOCLDWAIT);
+    set_sigchld(on_sigchld as *const () as libc::sighandler_t, libc::SA_NOCLDWAIT);
     spawn_ok_and_refused();
 }
 
@@ -182,8 +182,8 @@ fn refuse_clone3(errno: u32) {
         jf,
         k,
     };
-    let load = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u32;
-    let ret = (libc::BPF_RET | libc::BPF_K) as u32;
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
     let mut filter = [
         statement(load, 4), // seccomp_data.arch
         jump_if(AUDIT_ARCH, 1, 0),
