@@ -161,7 +161,7 @@ fn exit_status_from_pidfd(pidfd: &OwnedFd) -> Option<ExitStatus> {
         };
         // SAFETY: PIDFD_GET_INFO reads and writes a `struct pidfd_info` of the size encoded in
         // the request, which `info` is.
-        let done = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_INFO, &mut info) };
+        let done = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_INFO as _, &mut info) };
         if done != 0 {
             // ENOTTY, EINVAL: a kernel without it. ESRCH: the process is not known any more.
             return None;

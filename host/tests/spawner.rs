@@ -117,7 +117,10 @@ fn host_with_sa_nocldwait() {
 #[test]
 #[ignore = "run by host_with_sa_nocldwait in a process of its own"]
 fn scenario_sa_nocldwait() {
-    set_sigchld(on_sigchld as *const () as libc::sighandler_t, libc::SA_NOCLDWAIT);
+    set_sigchld(
+        on_sigchld as *const () as libc::sighandler_t,
+        libc::SA_NOCLDWAIT,
+    );
     spawn_ok_and_refused();
 }
 
@@ -153,7 +156,11 @@ fn scenario_reaping_any_child() {
     );
     // SAFETY: waitpid with a valid status pointer.
     let reaped = unsafe { libc::waitpid(-1, &mut 0, libc::WNOHANG) };
-    assert_eq!(reaped as u32, sandbox.pid(), "waitpid(-1) reaps the dead sleeper");
+    assert_eq!(
+        reaped as u32,
+        sandbox.pid(),
+        "waitpid(-1) reaps the dead sleeper"
+    );
     match sandbox.close() {
         Err(Error::SleeperDied { status, .. }) => {
             assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}")
