@@ -6,7 +6,7 @@ use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::process::{pidfd_send_signal, waitid, Signal, WaitId, WaitIdOptions};
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -39,6 +39,15 @@ impl Child {
                 let _ = rustix::process::waitpid(Some(rpid), rustix::process::WaitOptions::empty());
                 Err(from_errno(errno))
             }
+        }
+    }
+
+    /// Our child `pid` with the pidfd clone3 gave with it.
+    pub(crate) fn from_pidfd(pid: u32, pidfd: OwnedFd) -> Self {
+        Child {
+            pid,
+            pidfd,
+            reaped: false,
         }
     }
 
@@ -81,8 +90,9 @@ impl Child {
         }
     }
 
-    /// Waits for the process to end and reaps it; `None` if it has been reaped already (by us,
-    /// or by the kernel when SIGCHLD is ignored).
+    /// Waits for the process to end and reaps it. If someone else reaped it (the kernel, when
+    /// this process ignores SIGCHLD; or a host's `waitpid(-1)`), the status comes from the
+    /// pidfd where the kernel keeps it (Linux 6.15+), else it is `None`.
     pub(crate) fn reap(&mut self) -> io::Result<Option<ExitStatus>> {
         if self.reaped {
             return Ok(None);
@@ -104,7 +114,7 @@ impl Child {
                 Err(Errno::INTR) => continue,
                 Err(Errno::CHILD) => {
                     self.reaped = true;
-                    return Ok(None);
+                    return Ok(exit_status_from_pidfd(&self.pidfd));
                 }
                 Err(errno) => return Err(from_errno(errno)),
             }
@@ -122,6 +132,46 @@ impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.kill_and_reap();
     }
+}
+
+/// `struct pidfd_info` up to its exit code (`PIDFD_INFO_SIZE_VER0`).
+#[repr(C)]
+#[derive(Default)]
+struct PidfdInfo {
+    mask: u64,
+    cgroupid: u64,
+    ids: [u32; 11],
+    exit_code: i32,
+}
+
+/// `PIDFD_GET_INFO`: `_IOWR(0xFF, 11, struct pidfd_info)`.
+const PIDFD_GET_INFO: libc::c_ulong =
+    (3 << 30) | ((size_of::<PidfdInfo>() as libc::c_ulong) << 16) | (0xff << 8) | 11;
+const PIDFD_INFO_EXIT: u64 = 8;
+
+/// How an exited, already reaped process ended, from its pidfd (Linux 6.15+).
+///
+/// The kernel records it when it releases the process, a moment after the pidfd turns
+/// readable and the process stops being waitable: a few yields bridge that moment.
+fn exit_status_from_pidfd(pidfd: &OwnedFd) -> Option<ExitStatus> {
+    for _ in 0..1000 {
+        let mut info = PidfdInfo {
+            mask: PIDFD_INFO_EXIT,
+            ..PidfdInfo::default()
+        };
+        // SAFETY: PIDFD_GET_INFO reads and writes a `struct pidfd_info` of the size encoded in
+        // the request, which `info` is.
+        let done = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_INFO as _, &mut info) };
+        if done != 0 {
+            // ENOTTY, EINVAL: a kernel without it. ESRCH: the process is not known any more.
+            return None;
+        }
+        if info.mask & PIDFD_INFO_EXIT != 0 {
+            return Some(ExitStatus::from_raw(info.exit_code));
+        }
+        std::thread::yield_now();
+    }
+    None
 }
 
 /// A poll(2) timeout from a duration, saturating.

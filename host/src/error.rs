@@ -83,11 +83,12 @@ pub enum Error {
     },
 
     /// This process ignores SIGCHLD (`SIG_IGN` or `SA_NOCLDWAIT`), so the kernel would reap a
-    /// sleeper as soon as it exits, and a pidfd taken after the spawn could find no process or,
+    /// sleeper as soon as it exits, and clone3 (which names the child by a pidfd from the
+    /// start) is not available: a pidfd taken after a `Command` spawn could find no process or,
     /// once its PID is reused, a stranger. Nothing was spawned.
     #[error(
-        "SIGCHLD is ignored in this process (SIG_IGN or SA_NOCLDWAIT): a sleeper could not be \
-         named safely; restore SIGCHLD's default action before spawning"
+        "SIGCHLD is ignored in this process (SIG_IGN or SA_NOCLDWAIT) and clone3 is not \
+         available: a sleeper could not be named safely; restore SIGCHLD's default action"
     )]
     SigchldIgnored,
 

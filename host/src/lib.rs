@@ -62,8 +62,10 @@
 #![deny(missing_docs)]
 
 mod child;
+mod clone3;
 mod error;
 mod fd;
+mod launch;
 mod nsref;
 mod policy;
 mod privilege;
@@ -71,6 +73,7 @@ mod sandbox;
 mod spawn;
 
 pub use error::{errno_name, Error, OsError};
+pub use launch::SPAWNER_ENV;
 pub use nsref::{NamespaceRef, ParseNamespaceRefError};
 pub use policy::{ReadPolicy, PSEUDO_FILESYSTEMS};
 pub use sandbox::{DirEntry, FileKind, Sandbox};

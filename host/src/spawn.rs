@@ -3,13 +3,14 @@
 use crate::child::{timespec, Child};
 use crate::error::{from_errno, Error};
 use crate::fd::{lend, own};
+use crate::launch::{launch, LaunchError, Launched};
 use crate::{NamespaceRef, Sandbox, HANDSHAKE, LIFELINE_ENV, MNTNS_ENV, USERNS_ENV};
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::Errno;
+use std::ffi::OsStr;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The environment variable naming the sleeper binary, consulted when no
@@ -128,9 +129,6 @@ impl Builder {
     /// `OK`, its root directory is opened and checked against its pidfd. On any failure the
     /// sleeper is killed and reaped before this returns.
     pub fn spawn(&self) -> Result<Sandbox, Error> {
-        if crate::privilege::children_reaped_by_kernel() {
-            return Err(Error::SigchldIgnored);
-        }
         let sleeper = match &self.sleeper {
             Some(path) => path.clone(),
             None => Self::default_sleeper()?,
@@ -143,39 +141,27 @@ impl Builder {
         };
 
         let mount = self.mount.mount_path();
-        let mut command = Command::new(&program);
-        command.env_clear().env(MNTNS_ENV, &mount);
-        if let Some(user) = &self.user {
-            if !crate::privilege::enters_without_userns(&mount) {
-                command.env(USERNS_ENV, user.user_path());
-            }
+        // A privileged host enters by itself: its sleeper stays out of the container's reach.
+        let user = self
+            .user
+            .as_ref()
+            .filter(|_| !crate::privilege::enters_without_userns(&mount))
+            .map(NamespaceRef::user_path);
+        let mut env = vec![(MNTNS_ENV, mount.as_os_str())];
+        env.extend(user.as_ref().map(|user| (USERNS_ENV, user.as_os_str())));
+        if self.lifeline {
+            env.push((LIFELINE_ENV, OsStr::new("1")));
         }
-        let lifeline = if self.lifeline {
-            // Both ends close-on-exec: the read end becomes the sleeper's fd 0 (dup2 clears the
-            // flag there); the write end must reach no other child, or the lifeline would not
-            // break when we die.
-            let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-                .map_err(|errno| Error::io("create the lifeline pipe", from_errno(errno)))?;
-            command.env(LIFELINE_ENV, "1").stdin(Stdio::from(own(read)));
-            Some(own(write))
-        } else {
-            command.stdin(Stdio::null());
-            None
-        };
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
-
-        let spawned = command.spawn();
-        // Closes our copy of the lifeline's read end.
-        drop(command);
-        let mut spawned = spawned.map_err(|source| spawn_error(sleeper.clone(), source))?;
-        let (stdout, stderr) = match (spawned.stdout.take(), spawned.stderr.take()) {
-            (Some(stdout), Some(stderr)) => (OwnedFd::from(stdout), OwnedFd::from(stderr)),
-            _ => unreachable!("stdout and stderr were configured as pipes"),
-        };
-        let mut child = Child::adopt(spawned.id())
-            .map_err(|source| Error::io(format!("pidfd_open sleeper {}", spawned.id()), source))?;
-        // std's Child holds nothing but the PID now; from here on `child` kills and reaps.
-        drop(spawned);
+        let Launched {
+            mut child,
+            stdout,
+            stderr,
+            lifeline,
+        } = launch(&program, &env, self.lifeline).map_err(|error| match error {
+            LaunchError::Setup(what, source) => Error::io(what, source),
+            LaunchError::Spawn(source) => spawn_error(sleeper.clone(), source),
+            LaunchError::SigchldIgnored => Error::SigchldIgnored,
+        })?;
 
         handshake(&mut child, stdout, stderr, self.timeout)?;
 
@@ -241,11 +227,6 @@ fn handshake(
     timeout: Duration,
 ) -> Result<(), Error> {
     let pid = child.pid();
-    for fd in [&stdout, &stderr] {
-        rustix::io::ioctl_fionbio(lend(fd), true).map_err(|errno| {
-            Error::io("make the sleeper's pipes non-blocking", from_errno(errno))
-        })?;
-    }
     let deadline = Instant::now() + timeout;
     let mut out = Pipe::new(stdout, HANDSHAKE.len() + 64);
     let mut err = Pipe::new(stderr, STDERR_LIMIT);

@@ -1,6 +1,7 @@
-//! A host that ignores SIGCHLD (the kernel then reaps its children at once) gets a clear
-//! refusal before anything is spawned, never a pidfd that may name a stranger. Alone in its
-//! test binary: the disposition is process-wide.
+//! A host that ignores SIGCHLD (the kernel then reaps its children at once) and cannot use
+//! clone3 (here: forced onto `Command`) gets a clear refusal before anything is spawned, never
+//! a pidfd that may name a stranger. (With clone3 it spawns: tests/spawner.rs.) Alone in its
+//! test binary: the disposition and the spawner choice are process-wide.
 
 mod common;
 
@@ -29,7 +30,9 @@ fn restore_sigchld(old: &libc::sigaction) {
 }
 
 #[test]
-fn spawning_with_sigchld_ignored_is_refused_before_spawning() {
+fn spawning_by_command_with_sigchld_ignored_is_refused_before_spawning() {
+    // Read once, at this binary's first spawn.
+    std::env::set_var(mntnssandbox_host::SPAWNER_ENV, "command");
     let container = Container::new("echo ok > file");
     let builder = container.builder();
     for (what, handler, flags) in [

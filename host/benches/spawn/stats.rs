@@ -1,0 +1,28 @@
+//! Statistics over rounds: quantiles, and ratios of two candidates paired by round.
+
+/// The `p`-quantile (nearest rank) of `values`; NaN if there are none.
+pub fn quantile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+pub fn median(values: &[f64]) -> f64 {
+    quantile(values, 0.5)
+}
+
+/// The median over rounds of `a`'s time divided by `b`'s in the same round (rounds either sat
+/// out are skipped): the two ran side by side, so machine noise that lasts longer than a round
+/// cancels out.
+pub fn paired_ratio(a: &[Option<f64>], b: &[Option<f64>]) -> f64 {
+    let ratios: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .filter_map(|(a, b)| Some((*a)? / (*b)?))
+        .collect();
+    median(&ratios)
+}
