@@ -32,7 +32,7 @@
 //! let sandbox = Builder::new(NamespaceRef::Path("/proc/self/ns/mnt".into()))
 //! #   .sleeper(sleeper)
 //!     .spawn()?;
-//! println!("sleeper {} holds {}", sandbox.pid(), sandbox.root().display());
+//! println!("held by {:?}", sandbox.hold());
 //!
 //! for entry in sandbox.read_dir("/")? {
 //!     println!("/{}", entry.file_name().to_string_lossy());
@@ -63,6 +63,7 @@
 
 mod child;
 mod clone3;
+mod enter;
 mod error;
 mod fd;
 mod launch;
@@ -76,7 +77,7 @@ pub use error::{errno_name, Error, OsError};
 pub use launch::SPAWNER_ENV;
 pub use nsref::{NamespaceRef, ParseNamespaceRefError};
 pub use policy::{ReadPolicy, PSEUDO_FILESYSTEMS};
-pub use sandbox::{DirEntry, FileKind, Sandbox};
+pub use sandbox::{DirEntry, FileKind, Hold, Sandbox};
 pub use spawn::{Builder, DEFAULT_TIMEOUT, SLEEPER_ENV, SLEEPER_NAME};
 
 /// The environment variable with the path of the mount namespace for the sleeper to join;

@@ -1,6 +1,6 @@
 //! What this process may do itself, asked of the kernel before spawning: whether it can enter
-//! a mount namespace without joining a user namespace, and whether its children can be named
-//! safely by a pidfd taken after the spawn.
+//! a mount namespace without joining a user namespace, whether its children can be named
+//! safely by a pidfd taken after the spawn, and room for more descriptors.
 
 use crate::error::from_errno;
 use rustix::thread::CapabilitySet;
@@ -18,12 +18,31 @@ const MAX_USERNS_DEPTH: usize = 33;
 /// container's user namespace first is not needed, and not wanted: it would put the sleeper's
 /// credentials where the container's root can signal and ptrace it. Any doubt answers `false`.
 pub(crate) fn enters_without_userns(mount: &Path) -> bool {
+    may_setns() && owned_by_our_userns_or_below(mount).unwrap_or(false)
+}
+
+/// Whether this thread holds what setns(CLONE_NEWNS) asks of it in its own user namespace
+/// (CAP_SYS_ADMIN, CAP_SYS_CHROOT); whether that reaches the target namespace is the kernel's
+/// to say.
+pub(crate) fn may_setns() -> bool {
     let needed = CapabilitySet::SYS_ADMIN | CapabilitySet::SYS_CHROOT;
-    match rustix::thread::capabilities(None) {
-        Ok(sets) if sets.effective.contains(needed) => {}
-        _ => return false,
+    rustix::thread::capabilities(None).is_ok_and(|sets| sets.effective.contains(needed))
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit; whether it was below it.
+pub(crate) fn raise_open_files_limit() -> bool {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let limit = getrlimit(Resource::Nofile);
+    match (limit.current, limit.maximum) {
+        (Some(current), maximum) if maximum.is_none_or(|maximum| current < maximum) => {
+            let raised = rustix::process::Rlimit {
+                current: maximum,
+                maximum,
+            };
+            setrlimit(Resource::Nofile, raised).is_ok()
+        }
+        _ => false,
     }
-    owned_by_our_userns_or_below(mount).unwrap_or(false)
 }
 
 fn owned_by_our_userns_or_below(mount: &Path) -> io::Result<bool> {

@@ -4,7 +4,7 @@ use crate::child::{timespec, Child};
 use crate::error::{from_errno, Error};
 use crate::fd::{lend, own};
 use crate::launch::{launch, LaunchError, Launched};
-use crate::{NamespaceRef, Sandbox, HANDSHAKE, LIFELINE_ENV, MNTNS_ENV, USERNS_ENV};
+use crate::{Hold, NamespaceRef, Sandbox, HANDSHAKE, LIFELINE_ENV, MNTNS_ENV, USERNS_ENV};
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::Errno;
 use std::ffi::OsStr;
@@ -29,7 +29,17 @@ const EXIT_GRACE: Duration = Duration::from_millis(100);
 /// Most bytes of the sleeper's stderr kept for an error message.
 const STDERR_LIMIT: usize = 4096;
 
-/// Configures and spawns a [`Sandbox`]: a sleeper process in a mount namespace.
+/// Configures and opens a [`Sandbox`] on a mount namespace.
+///
+/// How the namespace is entered, cheapest first:
+/// - **a thread**, where this process may setns(2) into the namespace by itself (CAP_SYS_ADMIN
+///   over its owner and CAP_SYS_CHROOT, as root on the host has) and no user namespace has to
+///   be joined: a short-lived thread of ours enters it, opens its root and ends (about a
+///   quarter of a process spawn; the calling thread's namespaces are never touched);
+/// - **a sleeper** otherwise (an unprivileged host joining its rootless container's user
+///   namespace, or a thread refused with EPERM), which says `OK` once it has joined. With
+///   [`Hold::Fds`] (the default) it is then let go, and the sandbox keeps the namespace by
+///   its descriptors; with [`Hold::Sleeper`] it stays, for a PID and a path.
 ///
 /// ```no_run
 /// # use mntnssandbox_host::{Builder, NamespaceRef};
@@ -47,6 +57,8 @@ pub struct Builder {
     sleeper: Option<PathBuf>,
     timeout: Duration,
     lifeline: bool,
+    hold: Hold,
+    threads: bool,
 }
 
 impl Builder {
@@ -59,7 +71,25 @@ impl Builder {
             sleeper: None,
             timeout: DEFAULT_TIMEOUT,
             lifeline: true,
+            hold: Hold::Fds,
+            threads: true,
         }
+    }
+
+    /// How the sandbox holds the namespace: by its descriptors, no process ([`Hold::Fds`], the
+    /// default: all that reading files needs, at the least cost), or by a sleeper kept in it
+    /// ([`Hold::Sleeper`], for a PID or a `/proc/<pid>/root` path to hand to others).
+    pub fn hold(mut self, hold: Hold) -> Self {
+        self.hold = hold;
+        self
+    }
+
+    /// Whether a [`Hold::Fds`] sandbox may be opened by a thread of ours where this process
+    /// may enter the namespace by itself (the default); `false` always spawns a sleeper (then
+    /// let go).
+    pub fn threads(mut self, threads: bool) -> Self {
+        self.threads = threads;
+        self
     }
 
     /// The sleeper binary to run. A bare name (no `/`) means a file in the current directory,
@@ -122,13 +152,43 @@ impl Builder {
             .ok_or(Error::NoSleeper)
     }
 
-    /// Spawns the sleeper and waits for its handshake.
+    /// Opens the sandbox: by a thread, or by spawning the sleeper and waiting for its
+    /// handshake (see [`Builder`]).
     ///
     /// The sleeper gets an empty environment but for the `sleepy_*` variables set here, a
     /// stdout and stderr piped to us, and the lifeline (or `/dev/null`) as stdin. Once it said
     /// `OK`, its root directory is opened and checked against its pidfd. On any failure the
     /// sleeper is killed and reaped before this returns.
+    ///
+    /// Where this process runs out of descriptors (EMFILE), its soft `RLIMIT_NOFILE` is raised
+    /// to the hard limit once and the spawn tried again; at the hard limit it fails with EMFILE.
     pub fn spawn(&self) -> Result<Sandbox, Error> {
+        match self.spawn_once() {
+            Err(error)
+                if error.raw_os_error() == Some(libc::EMFILE)
+                    && crate::privilege::raise_open_files_limit() =>
+            {
+                self.spawn_once()
+            }
+            result => result,
+        }
+    }
+
+    fn spawn_once(&self) -> Result<Sandbox, Error> {
+        let mount = self.mount.mount_path();
+        // A privileged host enters by itself: its sleeper stays out of the container's reach.
+        let user = self
+            .user
+            .as_ref()
+            .filter(|_| !crate::privilege::enters_without_userns(&mount))
+            .map(NamespaceRef::user_path);
+        if self.hold == Hold::Fds && self.threads && user.is_none() && crate::privilege::may_setns()
+        {
+            // Refused (EPERM, ...): the sleeper below says why in its own words.
+            if let Ok((namespace, root)) = crate::enter::enter_in_thread(&mount) {
+                return Ok(Sandbox::held_by_fds(namespace, root));
+            }
+        }
         let sleeper = match &self.sleeper {
             Some(path) => path.clone(),
             None => Self::default_sleeper()?,
@@ -140,13 +200,6 @@ impl Builder {
             sleeper.clone()
         };
 
-        let mount = self.mount.mount_path();
-        // A privileged host enters by itself: its sleeper stays out of the container's reach.
-        let user = self
-            .user
-            .as_ref()
-            .filter(|_| !crate::privilege::enters_without_userns(&mount))
-            .map(NamespaceRef::user_path);
         let mut env = vec![(MNTNS_ENV, mount.as_os_str())];
         env.extend(user.as_ref().map(|user| (USERNS_ENV, user.as_os_str())));
         if self.lifeline {
@@ -186,7 +239,11 @@ impl Builder {
                 return Err(Error::io(what, from_errno(errno)));
             }
         };
-        Ok(Sandbox::new(child, root, lifeline))
+        let sandbox = Sandbox::held_by_sleeper(child, root, lifeline);
+        match self.hold {
+            Hold::Fds => sandbox.detach(),
+            Hold::Sleeper => Ok(sandbox),
+        }
     }
 }
 

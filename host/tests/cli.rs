@@ -82,14 +82,11 @@ fn errors_are_one_line_with_path_and_errno() {
         err,
         "mntns: open \"sleepy_mntns=/nonexistent-ns\": ENOENT (2) (exit status: 66)\n"
     );
-    // A missing sleeper.
+    // A missing sleeper, for `hold`, which always keeps one (cat and ls as root need none).
     let dir = TempDir::new("cli");
     let missing = dir.path().join("no-sleeper");
     let mut command = mntns();
-    command
-        .arg("--sleeper")
-        .arg(&missing)
-        .args(["cat", &pid, "/etc/hostname"]);
+    command.arg("--sleeper").arg(&missing).args(["hold", &pid]);
     let (status, _, err) = run(command);
     assert_eq!(status.code(), Some(1));
     assert_eq!(err, format!("mntns: sleeper {missing:?} not found\n"));

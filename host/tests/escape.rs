@@ -100,7 +100,13 @@ fn symlinks_stay_inside_the_root() {
     }
 
     // The naive way does escape: that is what all of the above guards against.
-    let naive = std::fs::read_to_string(sandbox.root().join("abs-marker")).unwrap();
+    let naive = std::fs::read_to_string(
+        sandbox
+            .root()
+            .expect("held by a sleeper")
+            .join("abs-marker"),
+    )
+    .unwrap();
     assert_eq!(
         naive, HOST_MARKER,
         "the naive read through /proc/<pid>/root should escape"

@@ -63,7 +63,7 @@ fn thirty_two_threads_at_once() {
                 .map(|thread| thread.join().expect("thread").expect("spawn from a thread"))
                 .collect()
         });
-        let mut pids: Vec<u32> = sandboxes.iter().map(Sandbox::pid).collect();
+        let mut pids: Vec<u32> = sandboxes.iter().filter_map(Sandbox::pid).collect();
         pids.sort_unstable();
         pids.dedup();
         assert_eq!(pids.len(), 32);
@@ -86,7 +86,7 @@ fn a_sleeper_killed_from_outside() {
     let (children_before, fds_before) = (child_pids(), fd_count());
     let sandbox = container.builder().spawn().expect("spawn");
     assert_works(&sandbox);
-    let pid = sandbox.pid();
+    let pid = sandbox.pid().expect("held by a sleeper");
 
     rustix::process::kill_process(
         rustix::process::Pid::from_raw(pid as i32).unwrap(),
@@ -94,7 +94,10 @@ fn a_sleeper_killed_from_outside() {
     )
     .expect("kill -9 the sleeper");
     assert!(
-        common::wait_readable(sandbox.pidfd().as_raw_fd(), WAIT),
+        common::wait_readable(
+            sandbox.pidfd().expect("held by a sleeper").as_raw_fd(),
+            WAIT
+        ),
         "sleeper {pid} did not die within {WAIT:?} of SIGKILL"
     );
     assert!(!sandbox.is_alive());
@@ -133,12 +136,19 @@ fn without_a_lifeline_stdin_is_dev_null() {
     assert_no_leaks("no lifeline", || {
         let sandbox = container.builder().lifeline(false).spawn().expect("spawn");
         assert_works(&sandbox);
-        let stdin = std::fs::read_link(format!("/proc/{}/fd/0", sandbox.pid())).unwrap();
+        let stdin = std::fs::read_link(format!(
+            "/proc/{}/fd/0",
+            sandbox.pid().expect("held by a sleeper")
+        ))
+        .unwrap();
         assert_eq!(stdin, std::path::Path::new("/dev/null"));
         // The sleeper kept only 0, 1 and 2.
-        let fds = std::fs::read_dir(format!("/proc/{}/fd", sandbox.pid()))
-            .unwrap()
-            .count();
+        let fds = std::fs::read_dir(format!(
+            "/proc/{}/fd",
+            sandbox.pid().expect("held by a sleeper")
+        ))
+        .unwrap()
+        .count();
         assert_eq!(fds, 3);
         sandbox.close().expect("close");
     });
@@ -149,7 +159,11 @@ fn the_sleeper_gets_only_its_own_environment() {
     let _serial = serial();
     let container = Container::new(SETUP);
     let sandbox = container.builder().spawn().expect("spawn");
-    let environ = std::fs::read(format!("/proc/{}/environ", sandbox.pid())).unwrap();
+    let environ = std::fs::read(format!(
+        "/proc/{}/environ",
+        sandbox.pid().expect("held by a sleeper")
+    ))
+    .unwrap();
     let mut vars: Vec<&[u8]> = environ
         .split(|&b| b == 0)
         .filter(|v| !v.is_empty())

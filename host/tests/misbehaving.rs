@@ -5,7 +5,7 @@
 mod common;
 
 use common::{assert_no_leaks, serial, TempDir};
-use mntnssandbox_host::{Builder, Error, NamespaceRef};
+use mntnssandbox_host::{Builder, Error, Hold, NamespaceRef};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -21,7 +21,9 @@ fn fake(dir: &TempDir, name: &str, body: &str) -> std::path::PathBuf {
 }
 
 fn builder(sleeper: &Path) -> Builder {
-    Builder::new(NamespaceRef::Path("/proc/self/ns/mnt".into())).sleeper(sleeper)
+    Builder::new(NamespaceRef::Path("/proc/self/ns/mnt".into()))
+        .hold(Hold::Sleeper)
+        .sleeper(sleeper)
 }
 
 #[test]
@@ -102,7 +104,10 @@ fn dying_sleeper_reports_its_message_and_status() {
         Err(error) => error,
         Ok(sandbox) => {
             assert!(
-                common::wait_readable(sandbox.pidfd().as_raw_fd(), common::WAIT),
+                common::wait_readable(
+                    sandbox.pidfd().expect("held by a sleeper").as_raw_fd(),
+                    common::WAIT
+                ),
                 "the fleeting sleeper did not exit"
             );
             sandbox.close().unwrap_err()
@@ -120,6 +125,7 @@ fn real_sleeper_refusal_carries_its_line() {
     let sleeper = common::sleeper();
     let error = assert_no_leaks("refused", || {
         Builder::new(NamespaceRef::Path("/nonexistent/ns".into()))
+            .hold(Hold::Sleeper)
             .sleeper(&sleeper)
             .spawn()
             .unwrap_err()
@@ -136,6 +142,7 @@ fn real_sleeper_refusal_carries_its_line() {
     }
     // Not a mount namespace at all.
     let error = Builder::new(NamespaceRef::Path("/etc/hostname".into()))
+        .hold(Hold::Sleeper)
         .sleeper(&sleeper)
         .spawn()
         .unwrap_err();

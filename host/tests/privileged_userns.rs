@@ -24,7 +24,7 @@ fn a_root_host_leaves_the_containers_user_namespace_alone() {
         .spawn()
         .expect("spawn with a user namespace reference");
     assert_eq!(sandbox.read("/file").expect("read"), b"rootless\n");
-    let sleeper = sandbox.pid().to_string();
+    let sleeper = sandbox.pid().expect("held by a sleeper").to_string();
 
     assert_eq!(
         namespace_of(&sleeper, "user"),

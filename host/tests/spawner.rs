@@ -10,7 +10,7 @@
 mod common;
 
 use common::{assert_no_leaks, sleeper, Container, WAIT};
-use mntnssandbox_host::{Builder, Error, NamespaceRef, FAILURE_EXIT_STATUS, SPAWNER_ENV};
+use mntnssandbox_host::{Builder, Error, Hold, NamespaceRef, FAILURE_EXIT_STATUS, SPAWNER_ENV};
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 
@@ -49,6 +49,7 @@ fn spawn_ok_and_refused() {
     let pid = holder();
     assert_no_leaks("a sandbox", || {
         let sandbox = Builder::new(NamespaceRef::Pid(pid))
+            .hold(Hold::Sleeper)
             .sleeper(sleeper())
             .timeout(WAIT)
             .spawn()
@@ -61,6 +62,7 @@ fn spawn_ok_and_refused() {
     });
     let error = assert_no_leaks("a refused namespace", || {
         Builder::new(NamespaceRef::Path("/nonexistent/ns".into()))
+            .hold(Hold::Sleeper)
             .sleeper(sleeper())
             .timeout(WAIT)
             .spawn()
@@ -136,6 +138,7 @@ fn host_reaping_any_child() {
 #[ignore = "run by host_reaping_any_child in a process of its own"]
 fn scenario_reaping_any_child() {
     let sandbox = Builder::new(NamespaceRef::Pid(holder()))
+        .hold(Hold::Sleeper)
         .sleeper(sleeper())
         .spawn()
         .expect("spawn into the container");
@@ -143,7 +146,7 @@ fn scenario_reaping_any_child() {
     let killed = unsafe {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
-            std::os::fd::AsRawFd::as_raw_fd(&sandbox.pidfd()),
+            std::os::fd::AsRawFd::as_raw_fd(&sandbox.pidfd().expect("held by a sleeper")),
             libc::SIGKILL,
             std::ptr::null::<u8>(),
             0,
@@ -151,14 +154,17 @@ fn scenario_reaping_any_child() {
     };
     assert_eq!(killed, 0, "kill the sleeper");
     assert!(
-        common::wait_readable(std::os::fd::AsRawFd::as_raw_fd(&sandbox.pidfd()), WAIT),
+        common::wait_readable(
+            std::os::fd::AsRawFd::as_raw_fd(&sandbox.pidfd().expect("held by a sleeper")),
+            WAIT
+        ),
         "the sleeper did not die within {WAIT:?}"
     );
     // SAFETY: waitpid with a valid status pointer.
     let reaped = unsafe { libc::waitpid(-1, &mut 0, libc::WNOHANG) };
     assert_eq!(
         reaped as u32,
-        sandbox.pid(),
+        sandbox.pid().expect("held by a sleeper"),
         "waitpid(-1) reaps the dead sleeper"
     );
     match sandbox.close() {
@@ -270,6 +276,7 @@ fn scenario_command_forced() {
 fn missing_sleeper() {
     let error = assert_no_leaks("a missing sleeper", || {
         Builder::new(NamespaceRef::Pid(holder()))
+            .hold(Hold::Sleeper)
             .sleeper("/nonexistent/mntnssandbox")
             .spawn()
             .expect_err("no such sleeper")

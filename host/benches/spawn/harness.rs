@@ -1,7 +1,7 @@
 //! Spawning and timing: the namespace every candidate joins, the ways of spawning a sleeper
 //! (`How`), and one measurement from just before the spawn until `OK\n`.
 
-use mntnssandbox_host::{Builder, NamespaceRef, MNTNS_ENV};
+use mntnssandbox_host::{Builder, Hold, NamespaceRef, MNTNS_ENV};
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -147,6 +147,7 @@ pub fn command(how: &How) -> Command {
 pub fn measure(how: &How) -> Sample {
     if let How::CrateHeld(path) = how {
         let builder = Builder::new(NamespaceRef::Path(namespace().into()))
+            .hold(Hold::Sleeper)
             .sleeper(path)
             .timeout(Duration::from_secs(10));
         let start = Instant::now();
@@ -154,7 +155,8 @@ pub fn measure(how: &How) -> Sample {
             .spawn()
             .unwrap_or_else(|error| panic!("host crate spawn of {}: {error}", path.display()));
         let spawn_to_ok = start.elapsed();
-        let (rss_kib, pss_kib) = memory(sandbox.pid()).expect("smaps_rollup of the sleeper");
+        let (rss_kib, pss_kib) =
+            memory(sandbox.pid().expect("held by a sleeper")).expect("smaps_rollup of the sleeper");
         sandbox.close().expect("close the sandbox");
         return Sample {
             spawn_to_ok,

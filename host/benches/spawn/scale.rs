@@ -4,7 +4,7 @@
 use crate::cgroup::MemoryCgroup;
 use crate::harness::{namespace, read_ok, How};
 use crate::stats::median;
-use mntnssandbox_host::{Builder, NamespaceRef, Sandbox, MNTNS_ENV};
+use mntnssandbox_host::{Builder, Hold, NamespaceRef, Sandbox, MNTNS_ENV};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -63,6 +63,7 @@ pub fn hold_many(how: &How, cgroup: Option<&MemoryCgroup>, scale: &mut Scale) {
         match (how, &mut herd) {
             (How::CrateHeld(sleeper), Herd::Crate(sandboxes)) => {
                 let sandbox = Builder::new(NamespaceRef::Path(namespace().into()))
+                    .hold(Hold::Sleeper)
                     .sleeper(sleeper)
                     .timeout(Duration::from_secs(10))
                     .spawn()
@@ -85,7 +86,7 @@ pub fn hold_many(how: &How, cgroup: Option<&MemoryCgroup>, scale: &mut Scale) {
     let after = cgroup.map(MemoryCgroup::usage);
     let pids: Vec<u32> = match &herd {
         Herd::Raw(children) => children.iter().map(Child::id).collect(),
-        Herd::Crate(sandboxes) => sandboxes.iter().map(Sandbox::pid).collect(),
+        Herd::Crate(sandboxes) => sandboxes.iter().filter_map(Sandbox::pid).collect(),
     };
     let (mut rss, mut pss) = (0, 0);
     for pid in pids {

@@ -49,48 +49,141 @@ const RACE_RETRIES: usize = 16;
 /// [`read_dir`](Sandbox::read_dir), [`canonicalize`](Sandbox::canonicalize)) work on every kind
 /// of file, since they never open content.
 ///
-/// Access is read-only. Each operation first checks through the pidfd that the sleeper is
-/// still alive, and fails with [`Error::SleeperGone`] if not.
+/// Access is read-only.
 ///
-/// [`close`](Sandbox::close) (or drop) kills the sleeper with SIGKILL through its pidfd and
-/// reaps it. A `Sandbox` can be shared between threads.
+/// # How the namespace is held
+///
+/// - **By descriptors** ([`Hold::Fds`], the default): the sandbox keeps a descriptor of the
+///   mount namespace and one of its root directory, and no process at all. It lives exactly
+///   as long as the `Sandbox` does: the namespace descriptor keeps the namespace and all its
+///   mounts whole even after every process in it is gone, mounts made later included. There
+///   is no PID and nothing that can die under it.
+/// - **By a sleeper** ([`Hold::Sleeper`]): the sleeper process stays in the namespace, for
+///   consumers that need a PID or a path (`/proc/<pid>/root`) to hand to other programs. Each
+///   operation first checks through the pidfd that the sleeper is still alive, and fails with
+///   [`Error::SleeperGone`] if not. [`close`](Sandbox::close) (or drop) kills it with SIGKILL
+///   through its pidfd and reaps it; [`detach`](Sandbox::detach) lets it go and keeps the
+///   descriptors.
+///
+/// A `Sandbox` can be shared between threads.
 pub struct Sandbox {
-    child: Child,
-    pid: u32,
+    holder: Holder,
     root: OwnedFd,
     policy: ReadPolicy,
-    _lifeline: Option<OwnedFd>,
+}
+
+/// How a [`Sandbox`] holds its mount namespace; chosen with
+/// [`Builder::hold`](crate::Builder::hold).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Hold {
+    /// By a descriptor of the namespace and one of its root: no process (a short-lived thread
+    /// enters the namespace where this process may, a sleeper is spawned and let go once
+    /// joined elsewhere). What reading files needs, at the least cost.
+    #[default]
+    Fds,
+    /// By a sleeper process kept in the namespace, for a PID and a `/proc/<pid>/root` path.
+    Sleeper,
+}
+
+enum Holder {
+    Sleeper {
+        child: Child,
+        _lifeline: Option<OwnedFd>,
+    },
+    Fds {
+        _namespace: OwnedFd,
+    },
 }
 
 impl Sandbox {
-    pub(crate) fn new(child: Child, root: OwnedFd, lifeline: Option<OwnedFd>) -> Self {
-        let pid = child.pid();
+    pub(crate) fn held_by_sleeper(child: Child, root: OwnedFd, lifeline: Option<OwnedFd>) -> Self {
         Sandbox {
-            child,
-            pid,
+            holder: Holder::Sleeper {
+                child,
+                _lifeline: lifeline,
+            },
             root,
             policy: ReadPolicy::new(),
-            _lifeline: lifeline,
         }
     }
 
-    /// The sleeper's process ID.
-    pub fn pid(&self) -> u32 {
-        self.pid
+    pub(crate) fn held_by_fds(namespace: OwnedFd, root: OwnedFd) -> Self {
+        Sandbox {
+            holder: Holder::Fds {
+                _namespace: namespace,
+            },
+            root,
+            policy: ReadPolicy::new(),
+        }
+    }
+
+    /// Lets a sleeper go (killed and reaped) and keeps the namespace by its descriptors
+    /// ([`Hold::Fds`]); every file operation works as before. Does nothing to a sandbox held
+    /// by descriptors already.
+    ///
+    /// Fails, and kills and reaps the sleeper, if it died before its namespace was taken.
+    pub fn detach(mut self) -> Result<Sandbox, Error> {
+        let Holder::Sleeper { child, .. } = &mut self.holder else {
+            return Ok(self);
+        };
+        let pid = child.pid();
+        let namespace = rustix::fs::open(
+            format!("/proc/{pid}/ns/mnt").as_str(),
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        // Our unreaped child cannot have been replaced: the namespace is the sleeper's if it
+        // still ran after the open.
+        if !child.is_alive() {
+            return Err(self.shut_down().err().unwrap_or(Error::SleeperGone { pid }));
+        }
+        let namespace = namespace.map(own).map_err(|errno| {
+            Error::io(
+                format!("open the namespace of sleeper {pid}"),
+                from_errno(errno),
+            )
+        })?;
+        // Replacing the holder drops the child, which kills and reaps it.
+        self.holder = Holder::Fds {
+            _namespace: namespace,
+        };
+        Ok(self)
+    }
+
+    /// How this sandbox holds its namespace.
+    pub fn hold(&self) -> Hold {
+        match self.holder {
+            Holder::Sleeper { .. } => Hold::Sleeper,
+            Holder::Fds { .. } => Hold::Fds,
+        }
+    }
+
+    /// The sleeper's process ID; `None` for a sandbox held by descriptors.
+    pub fn pid(&self) -> Option<u32> {
+        self.sleeper().map(Child::pid)
     }
 
     /// The sleeper's pidfd, for poll(2) (readable once the sleeper has exited) and
-    /// pidfd_send_signal(2).
-    pub fn pidfd(&self) -> BorrowedFd<'_> {
-        self.child.pidfd()
+    /// pidfd_send_signal(2); `None` for a sandbox held by descriptors.
+    pub fn pidfd(&self) -> Option<BorrowedFd<'_>> {
+        self.sleeper().map(Child::pidfd)
     }
 
-    /// `/proc/<pid>/root`: the namespace's root as a path from the host. Beware: paths below it
-    /// are resolved by the kernel with the *host's* root for absolute symlinks, and open
-    /// whatever they name (FIFOs, devices, procfs), which is what the access methods of
+    /// `/proc/<pid>/root` of the sleeper: the namespace's root as a path from the host (`None`
+    /// for a sandbox held by descriptors: use [`root_fd`](Sandbox::root_fd)). Beware: paths
+    /// below it are resolved by the kernel with the *host's* root for absolute symlinks, and
+    /// open whatever they name (FIFOs, devices, procfs), which is what the access methods of
     /// `Sandbox` are for.
-    pub fn root(&self) -> PathBuf {
-        PathBuf::from(format!("/proc/{}/root", self.pid))
+    pub fn root(&self) -> Option<PathBuf> {
+        self.pid()
+            .map(|pid| PathBuf::from(format!("/proc/{pid}/root")))
+    }
+
+    fn sleeper(&self) -> Option<&Child> {
+        match &self.holder {
+            Holder::Sleeper { child, .. } => Some(child),
+            Holder::Fds { .. } => None,
+        }
     }
 
     /// The `O_PATH` descriptor of the namespace's root directory that all access goes through.
@@ -98,9 +191,10 @@ impl Sandbox {
         self.root.as_fd()
     }
 
-    /// Whether the sleeper is still running.
+    /// Whether the namespace is still held: whether the sleeper is still running, or always
+    /// for a sandbox held by descriptors (it lives as long as they do).
     pub fn is_alive(&self) -> bool {
-        self.child.is_alive()
+        self.sleeper().is_none_or(Child::is_alive)
     }
 
     /// The policy [`open`](Sandbox::open), [`read`](Sandbox::read) and
@@ -116,27 +210,29 @@ impl Sandbox {
         self.policy = policy;
     }
 
-    /// Kills the sleeper (SIGKILL through its pidfd) and reaps it.
+    /// Releases the namespace: closes the descriptors, and kills the sleeper (SIGKILL through
+    /// its pidfd) and reaps it.
     ///
     /// Fails with [`Error::SleeperDied`] if the sleeper had died before (killed from outside,
-    /// for instance), since then the namespace may have been gone for a while.
+    /// for instance), since then the namespace may have been gone for a while. A sandbox held
+    /// by descriptors cannot have lost its namespace.
     pub fn close(mut self) -> Result<(), Error> {
         self.shut_down()
     }
 
     fn shut_down(&mut self) -> Result<(), Error> {
-        let was_alive = self.child.is_alive();
-        let status = self
-            .child
+        let Holder::Sleeper { child, .. } = &mut self.holder else {
+            return Ok(());
+        };
+        let pid = child.pid();
+        let was_alive = child.is_alive();
+        let status = child
             .kill_and_reap()
-            .map_err(|source| Error::io(format!("reap sleeper {}", self.pid), source))?;
+            .map_err(|source| Error::io(format!("reap sleeper {pid}"), source))?;
         match status {
-            Some(status) if !was_alive => Err(Error::SleeperDied {
-                pid: self.pid,
-                status,
-            }),
+            Some(status) if !was_alive => Err(Error::SleeperDied { pid, status }),
             Some(_) => Ok(()),
-            None if !was_alive => Err(Error::SleeperGone { pid: self.pid }),
+            None if !was_alive => Err(Error::SleeperGone { pid }),
             None => Ok(()),
         }
     }
@@ -152,8 +248,8 @@ impl Sandbox {
         flags: OFlags,
         extra: ResolveFlags,
     ) -> Result<OwnedFd, Error> {
-        if !self.is_alive() {
-            return Err(Error::SleeperGone { pid: self.pid });
+        if let Some(sleeper) = self.sleeper().filter(|sleeper| !sleeper.is_alive()) {
+            return Err(Error::SleeperGone { pid: sleeper.pid() });
         }
         let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
             access(
@@ -197,8 +293,8 @@ impl Drop for Sandbox {
 impl fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sandbox")
-            .field("pid", &self.pid)
-            .field("pidfd", &self.child.pidfd().as_raw_fd())
+            .field("hold", &self.hold())
+            .field("pid", &self.pid())
             .field("root", &self.root.as_raw_fd())
             .field("policy", &self.policy)
             .finish_non_exhaustive()

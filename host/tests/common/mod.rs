@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use mntnssandbox_host::{Builder, NamespaceRef};
+use mntnssandbox_host::{Builder, Hold, NamespaceRef};
 use rustix::fd::AsRawFd as _;
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
@@ -297,8 +297,15 @@ impl Container {
         command
     }
 
-    /// A builder for this container's mount namespace, with the test sleeper.
+    /// A builder for this container's mount namespace, with the test sleeper, held by it
+    /// (most tests are about sleepers; see `fd_builder`).
     pub fn builder(&self) -> Builder {
+        self.fd_builder().hold(Hold::Sleeper)
+    }
+
+    /// A builder for this container's mount namespace with the defaults: held by descriptors
+    /// (through a thread where we may enter by ourselves), with the test sleeper.
+    pub fn fd_builder(&self) -> Builder {
         let builder = Builder::new(NamespaceRef::Pid(self.pid())).sleeper(sleeper());
         if self.user_ns {
             builder.user_namespace(NamespaceRef::Pid(self.pid()))

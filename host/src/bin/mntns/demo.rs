@@ -1,7 +1,7 @@
 //! `mntns demo`: a throwaway container-like namespace, read naively and safely.
 
-use crate::{builder, fail, Cli, Outcome};
-use mntnssandbox_host::{NamespaceRef, OsError};
+use crate::{builder, fail, sleeper_of, Cli, Outcome};
+use mntnssandbox_host::{Hold, NamespaceRef, OsError};
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -59,24 +59,25 @@ pub(crate) fn demo(cli: &Cli) -> Outcome {
     );
     println!("             /etc/os-release and /abs-link -> /etc/hostname");
 
-    let mut builder = builder(cli, &NamespaceRef::Pid(holder_pid));
+    // Held by a sleeper: the naive read below goes through its /proc/<pid>/root.
+    let mut builder = builder(cli, &NamespaceRef::Pid(holder_pid)).hold(Hold::Sleeper);
     if !root && cli.userns.is_none() {
         builder = builder.user_namespace(NamespaceRef::Pid(holder_pid));
     }
     let started = Instant::now();
     let sandbox = builder.spawn().map_err(fail)?;
     let spawn_time = started.elapsed();
-    let pid = sandbox.pid();
+    let (pid, root) = sleeper_of(&sandbox);
     let rss = vm_rss(pid).unwrap_or_else(|| "?".into());
     println!(
         "  sleeper    PID {pid}, joined in {} µs, VmRSS {rss}",
         spawn_time.as_micros()
     );
-    println!("  root       {}\n", sandbox.root().display());
+    println!("  root       {}\n", root.display());
 
     let link = sandbox.read_link("/abs-link").map_err(fail)?;
     println!("  /abs-link -> {} inside the container", link.display());
-    let naive_path = sandbox.root().join("abs-link");
+    let naive_path = root.join("abs-link");
     let naive = match std::fs::read_to_string(&naive_path) {
         Ok(text) => format!("{:?}", text.trim_end()),
         Err(error) => format!("error {}", OsError(&error)),

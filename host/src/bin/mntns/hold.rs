@@ -1,7 +1,7 @@
 //! `mntns hold`: keep a namespace held by a sleeper until told to let go.
 
-use crate::{builder, fail, Cli, Outcome};
-use mntnssandbox_host::{NamespaceRef, OsError};
+use crate::{builder, fail, sleeper_of, Cli, Outcome};
+use mntnssandbox_host::{Hold, NamespaceRef, OsError};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
@@ -13,10 +13,15 @@ pub(crate) fn hold(cli: &Cli, nsref: &NamespaceRef) -> Outcome {
     // sleeper is spawned with an empty signal mask by std.
     let signals =
         signalfd(&HOLD_SIGNALS).map_err(|error| format!("signalfd: {}", OsError(&error)))?;
-    let sandbox = builder(cli, nsref).spawn().map_err(fail)?;
+    let sandbox = builder(cli, nsref)
+        .hold(Hold::Sleeper)
+        .spawn()
+        .map_err(fail)?;
+    let (pid, root) = sleeper_of(&sandbox);
+    let pidfd = sandbox.pidfd().map(|pidfd| pidfd.as_raw_fd());
     {
         let mut out = io::stdout().lock();
-        writeln!(out, "{} {}", sandbox.pid(), sandbox.root().display())
+        writeln!(out, "{pid} {}", root.display())
             .and_then(|()| out.flush())
             .map_err(|error| format!("write stdout: {}", OsError(&error)))?;
     }
@@ -36,7 +41,7 @@ pub(crate) fn hold(cli: &Cli, nsref: &NamespaceRef) -> Outcome {
                 revents: 0,
             },
             libc::pollfd {
-                fd: sandbox.pidfd().as_raw_fd(),
+                fd: pidfd.unwrap_or(-1),
                 events: libc::POLLIN,
                 revents: 0,
             },

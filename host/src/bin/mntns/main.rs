@@ -6,7 +6,7 @@ mod hold;
 mod read;
 
 use clap::{Parser, Subcommand};
-use mntnssandbox_host::{Builder, NamespaceRef};
+use mntnssandbox_host::{Builder, NamespaceRef, Sandbox};
 use std::fmt::Display;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -123,6 +123,14 @@ pub(crate) type Outcome = Result<(), String>;
 
 pub(crate) fn fail(what: impl Display) -> String {
     what.to_string()
+}
+
+/// The PID and root path of a sandbox built with [`Hold::Sleeper`].
+pub(crate) fn sleeper_of(sandbox: &Sandbox) -> (u32, PathBuf) {
+    match (sandbox.pid(), sandbox.root()) {
+        (Some(pid), Some(root)) => (pid, root),
+        _ => unreachable!("a sandbox held by a sleeper has a PID"),
+    }
 }
 
 pub(crate) fn builder(cli: &Cli, nsref: &NamespaceRef) -> Builder {
