@@ -12,6 +12,9 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+/// The unprivileged user tests run as, or make rootless containers for.
+pub const NOBODY: u32 = 65534;
+
 /// The longest any test waits for anything.
 pub const WAIT: Duration = Duration::from_secs(10);
 
