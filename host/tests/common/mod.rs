@@ -386,27 +386,16 @@ pub fn wait_exit_status(child: &mut Child, timeout: Duration) -> Option<std::pro
     }
 }
 
-/// Runs a command to completion with a bound, returning (status, stdout, stderr).
-pub fn run(mut command: Command) -> (std::process::ExitStatus, String, String) {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|error| panic!("spawn {command:?}: {error}"));
-    // Outputs are small: read them to the end (which comes when the command exits), bounded by
-    // the wait for its exit afterwards.
-    let (mut out, mut err) = (String::new(), String::new());
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    assert!(
-        wait_gone(child.id(), WAIT),
-        "{command:?} still running after {WAIT:?}"
-    );
-    stdout.read_to_string(&mut out).unwrap();
-    stderr.read_to_string(&mut err).unwrap();
-    let status = child.wait().unwrap();
-    (status, out, err)
+/// Runs a command to completion with a bound, returning (status, stdout, stderr); a command
+/// still running after [`WAIT`] is killed and fails the test.
+pub fn run(command: Command) -> (std::process::ExitStatus, String, String) {
+    let described = format!("{command:?}");
+    let outcome = run_bounded(command, 64 << 20);
+    let status = outcome
+        .status
+        .unwrap_or_else(|| panic!("{described} still running after {WAIT:?}: killed"));
+    let out = String::from_utf8(outcome.out).expect("UTF-8 output");
+    (status, out, outcome.err)
 }
 
 /// How a command run by [`run_bounded`] ended.
