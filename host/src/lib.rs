@@ -62,16 +62,20 @@
 #![deny(missing_docs)]
 
 mod child;
+#[cfg(feature = "embedded-sleeper")]
+mod embedded;
 mod error;
 mod fd;
 mod nsref;
 mod sandbox;
 mod spawn;
 
+#[cfg(feature = "embedded-sleeper")]
+pub use embedded::EMBEDDED_SLEEPER;
 pub use error::{errno_name, Error, OsError};
 pub use nsref::{NamespaceRef, ParseNamespaceRefError};
 pub use sandbox::{DirEntry, FileKind, Sandbox};
-pub use spawn::{Builder, DEFAULT_TIMEOUT, SLEEPER_ENV, SLEEPER_NAME};
+pub use spawn::{Builder, Sleeper, DEFAULT_TIMEOUT, SLEEPER_ENV, SLEEPER_NAME};
 
 /// The environment variable with the path of the mount namespace for the sleeper to join;
 /// the counterpart of lxkns' `MntnsEnvironmentVariableName`.

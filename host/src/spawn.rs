@@ -8,6 +8,7 @@ use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::Errno;
 use std::io;
 use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -89,12 +90,16 @@ impl Builder {
         self
     }
 
-    /// Where the sleeper is looked for when none is configured: the file named by
-    /// `$MNTNSSANDBOX_BINARY` (if set and not empty), else `mntnssandbox` beside the current
-    /// executable, else `mntnssandbox` on `PATH`.
-    pub fn default_sleeper() -> Result<PathBuf, Error> {
+    /// Which sleeper runs when none is configured with [`Builder::sleeper`]: the file named by
+    /// `$MNTNSSANDBOX_BINARY` (if set and not empty), else the embedded sleeper (feature
+    /// `embedded-sleeper`, on by default). Without that feature: else `mntnssandbox` beside
+    /// the current executable, else `mntnssandbox` on `PATH`.
+    pub fn default_sleeper() -> Result<Sleeper, Error> {
         if let Some(path) = std::env::var_os(SLEEPER_ENV).filter(|path| !path.is_empty()) {
-            return Ok(PathBuf::from(path));
+            return Ok(Sleeper::Path(PathBuf::from(path)));
+        }
+        if cfg!(feature = "embedded-sleeper") {
+            return Ok(Sleeper::Embedded);
         }
         let beside = std::env::current_exe()
             .ok()
@@ -109,6 +114,7 @@ impl Builder {
             .into_iter()
             .chain(on_path)
             .find(|path| is_executable(path))
+            .map(Sleeper::Path)
             .ok_or(Error::NoSleeper)
     }
 
@@ -120,17 +126,15 @@ impl Builder {
     /// sleeper is killed and reaped before this returns.
     pub fn spawn(&self) -> Result<Sandbox, Error> {
         let sleeper = match &self.sleeper {
-            Some(path) => path.clone(),
+            Some(path) => Sleeper::Path(path.clone()),
             None => Self::default_sleeper()?,
         };
-        // Command would search PATH for a bare name; we mean a file.
-        let program = if sleeper.components().count() == 1 && sleeper.is_relative() {
-            Path::new(".").join(&sleeper)
-        } else {
-            sleeper.clone()
-        };
+        let program = sleeper.program()?;
 
         let mut command = Command::new(&program);
+        if sleeper == Sleeper::Embedded {
+            command.arg0(SLEEPER_NAME);
+        }
         command.env_clear().env(MNTNS_ENV, self.mount.mount_path());
         if let Some(user) = &self.user {
             command.env(USERNS_ENV, user.user_path());
@@ -152,7 +156,13 @@ impl Builder {
         let spawned = command.spawn();
         // Closes our copy of the lifeline's read end.
         drop(command);
-        let mut spawned = spawned.map_err(|source| spawn_error(sleeper.clone(), source))?;
+        let mut spawned = spawned.map_err(|source| match &sleeper {
+            Sleeper::Path(path) => spawn_error(path.clone(), source),
+            #[cfg(feature = "embedded-sleeper")]
+            Sleeper::Embedded => crate::embedded::exec_error(&program, source),
+            #[cfg(not(feature = "embedded-sleeper"))]
+            Sleeper::Embedded => unreachable!("Sleeper::program refused it"),
+        })?;
         let (stdout, stderr) = match (spawned.stdout.take(), spawned.stderr.take()) {
             (Some(stdout), Some(stderr)) => (OwnedFd::from(stdout), OwnedFd::from(stderr)),
             _ => unreachable!("stdout and stderr were configured as pipes"),
@@ -186,6 +196,33 @@ impl Builder {
             }
         };
         Ok(Sandbox::new(child, root, lifeline))
+    }
+}
+
+/// The sleeper a [`Builder`] runs: see [`Builder::default_sleeper`] for which.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sleeper {
+    /// A program file.
+    Path(PathBuf),
+    /// The sleeper built into this crate ([`EMBEDDED_SLEEPER`](crate::EMBEDDED_SLEEPER),
+    /// feature `embedded-sleeper`), run from a sealed memfd as `/proc/self/fd/N`.
+    Embedded,
+}
+
+impl Sleeper {
+    /// The path to execute.
+    fn program(&self) -> Result<PathBuf, Error> {
+        match self {
+            // Command would search PATH for a bare name; we mean a file.
+            Sleeper::Path(path) if path.components().count() == 1 && path.is_relative() => {
+                Ok(Path::new(".").join(path))
+            }
+            Sleeper::Path(path) => Ok(path.clone()),
+            #[cfg(feature = "embedded-sleeper")]
+            Sleeper::Embedded => crate::embedded::program(),
+            #[cfg(not(feature = "embedded-sleeper"))]
+            Sleeper::Embedded => Err(Error::NoSleeper),
+        }
     }
 }
 
