@@ -6,6 +6,14 @@
 //! tables and comments are dropped: a panic-abort program never reads them (debug builds of
 //! core still point at the unwinding personality: that pointer is read-only data here). Writable data
 //! would have no segment to live in, so the script refuses to link any.
+//!
+//! Two more things, for builds outside this workspace (from a registry, or nested in
+//! mntnssandbox-host's build script), where `.cargo/config.toml` does not apply:
+//! - `cargo:source` hands this package's directory to dependents (the `links` key), so that
+//!   mntnssandbox-host's build.rs can build the sleeper from this very source and embed it;
+//!   `cargo:musl_rustflags` tells it what the musl targets need.
+//! - A musl build without those flags would fail to link much later with `multiple definition
+//!   of _start`: the binary stops at once with a `compile_error!` naming what to set.
 
 use std::{env, fs, path::PathBuf};
 
@@ -39,8 +47,21 @@ ASSERT(SIZEOF(.writable) == 0, \"the sleeper must not have writable data\");
 ASSERT(ADDR(.image) == IMAGE_ADDRESS, \"the ELF header must start the image\");
 ";
 
+/// The rustc flags a musl build of the sleeper cannot do without: no self-contained crt1.o
+/// (its `_start` clashes with ours) and no static-pie. Mirrored in .cargo/config.toml.
+const MUSL_RUSTFLAGS: [&str; 4] = [
+    "-C",
+    "link-self-contained=no",
+    "-C",
+    "relocation-model=static",
+];
+
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let manifest_dir = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    println!("cargo:source={manifest_dir}");
+    println!("cargo:musl_rustflags={}", MUSL_RUSTFLAGS.join(" "));
+    fs::write(out.join("target_check.rs"), target_check()).expect("write target_check.rs");
     let script = out.join("sleeper.ld");
     let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
     let address = format!("{:#x}", image_address(&arch));
@@ -68,6 +89,31 @@ fn main() {
     }
     link_arg(&format!("{wl}{}", script.display()));
     println!("cargo:rerun-if-changed=build.rs");
+}
+
+/// Included by src/main.rs: empty, or a `compile_error!` for a musl build without the flags
+/// it needs (as in `cargo install mntnssandbox --target x86_64-unknown-linux-musl`).
+fn target_check() -> String {
+    println!("cargo:rerun-if-env-changed=CARGO_ENCODED_RUSTFLAGS");
+    let target = env::var("TARGET").expect("cargo sets TARGET");
+    let rustflags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let rustflags: Vec<&str> = rustflags.split('\x1f').collect();
+    let has = |flag: &str| {
+        rustflags.windows(2).any(|pair| pair == ["-C", flag])
+            || rustflags.contains(&format!("-C{flag}").as_str())
+    };
+    let missing = !has(MUSL_RUSTFLAGS[1]) || !has(MUSL_RUSTFLAGS[3]);
+    if !target.ends_with("-musl") || !missing {
+        return String::new();
+    }
+    let var = target.to_uppercase().replace('-', "_");
+    format!(
+        "compile_error!(\"the sleeper for {target} needs rustc flags that only this \
+         repository's .cargo/config.toml sets: set CARGO_TARGET_{var}_LINKER=rust-lld and \
+         CARGO_TARGET_{var}_RUSTFLAGS='{flags}' (or build for the default gnu target: its \
+         sleeper is just as static and libc-free)\");\n",
+        flags = MUSL_RUSTFLAGS.join(" "),
+    )
 }
 
 fn link_arg(arg: &str) {

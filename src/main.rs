@@ -22,6 +22,9 @@ mod sleep;
 mod start;
 mod sys;
 
+// A `compile_error!` when built for musl without the flags it needs (see build.rs).
+include!(concat!(env!("OUT_DIR"), "/target_check.rs"));
+
 use env::{Environment, Variable};
 use join::join;
 use linux_raw_sys::errno::ENOENT;

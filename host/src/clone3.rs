@@ -56,20 +56,22 @@ struct ChildStack([MaybeUninit<u8>; CHILD_STACK]);
 pub(crate) struct Plan {
     program: CString,
     // Owned strings behind the pointer vectors below.
+    _arg0: CString,
     _strings: Vec<CString>,
     argv: Vec<*const c_char>,
     envp: Vec<*const c_char>,
 }
 
 impl Plan {
-    /// `program` run with `argv[0]` = `program` and exactly `env` (`NAME=value` strings).
-    pub(crate) fn new(program: CString, env: Vec<CString>) -> Plan {
-        let mut argv = vec![program.as_ptr(), ptr::null()];
+    /// `program` run with `argv[0]` = `arg0` and exactly `env` (`NAME=value` strings).
+    pub(crate) fn new(program: CString, arg0: CString, env: Vec<CString>) -> Plan {
+        let mut argv = vec![arg0.as_ptr(), ptr::null()];
         argv.shrink_to_fit();
         let mut envp: Vec<*const c_char> = env.iter().map(|entry| entry.as_ptr()).collect();
         envp.push(ptr::null());
         Plan {
             program,
+            _arg0: arg0,
             _strings: env,
             argv,
             envp,
@@ -293,7 +295,11 @@ mod tests {
 
     #[test]
     fn argv_and_envp_end_in_null() {
-        let plan = Plan::new(c"/bin/true".to_owned(), vec![c"A=1".to_owned()]);
+        let plan = Plan::new(
+            c"/bin/true".to_owned(),
+            c"true".to_owned(),
+            vec![c"A=1".to_owned()],
+        );
         assert_eq!(plan.argv.len(), 2);
         assert!(plan.argv[1].is_null());
         assert_eq!(plan.envp.len(), 2);

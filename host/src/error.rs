@@ -10,8 +10,9 @@ use std::time::Duration;
 /// Everything that can go wrong when spawning a sleeper, reading through it, or closing it.
 ///
 /// Messages name paths and errno values the way the sleeper does (`ENOENT (2)`), so that a
-/// command-line tool can print `tool: {error}` and be done.
-#[derive(Debug, thiserror::Error)]
+/// command-line tool can print `tool: {error}` and be done. `Debug` prints the same line, so
+/// that `fn main() -> Result<(), Error>` reports `Error: <the message>`.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The sleeper binary does not exist at `path`.
@@ -24,7 +25,7 @@ pub enum Error {
     /// No sleeper was configured and none was found where one is looked for by default.
     #[error(
         "no mntnssandbox sleeper found: set MNTNSSANDBOX_BINARY, or put mntnssandbox beside \
-         this program or on PATH"
+         this program or on PATH (or build mntnssandbox-host with its embedded-sleeper feature)"
     )]
     NoSleeper,
 
@@ -171,6 +172,13 @@ impl Error {
             what: what.into(),
             source: source.into(),
         }
+    }
+}
+
+/// The message, as `Display` writes it: what `main` returning an `Err` prints.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

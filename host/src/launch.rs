@@ -52,6 +52,7 @@ pub(crate) enum LaunchError {
 /// stdin the read end of a lifeline pipe (`lifeline`) or `/dev/null`.
 pub(crate) fn launch(
     program: &Path,
+    arg0: &OsStr,
     env: &[(&str, &OsStr)],
     lifeline: bool,
 ) -> Result<Launched, LaunchError> {
@@ -89,17 +90,21 @@ pub(crate) fn launch(
     };
 
     let child = match spawner() {
-        CLONE3 => match launch_clone3(program, env, [&stdin, &stdout_child, &stderr_child])? {
-            Some(child) => child,
-            None => launch_command(
-                program,
-                env,
-                [stdin, stdout_child, stderr_child],
-                spawner() == FORK,
-            )?,
-        },
+        CLONE3 => {
+            match launch_clone3(program, arg0, env, [&stdin, &stdout_child, &stderr_child])? {
+                Some(child) => child,
+                None => launch_command(
+                    program,
+                    arg0,
+                    env,
+                    [stdin, stdout_child, stderr_child],
+                    spawner() == FORK,
+                )?,
+            }
+        }
         other => launch_command(
             program,
+            arg0,
             env,
             [stdin, stdout_child, stderr_child],
             other == FORK,
@@ -129,6 +134,7 @@ fn spawner() -> u8 {
 /// The clone3 way; `None` if the kernel refuses clone3, which is then not tried again.
 fn launch_clone3(
     program: &Path,
+    arg0: &OsStr,
     env: &[(&str, &OsStr)],
     stdio: [&OwnedFd; 3],
 ) -> Result<Option<Child>, LaunchError> {
@@ -141,11 +147,12 @@ fn launch_clone3(
         })
     };
     let path = c_string(program.as_os_str().as_bytes().to_vec())?;
+    let arg0 = c_string(arg0.as_bytes().to_vec())?;
     let env = env
         .iter()
         .map(|(name, value)| c_string([name.as_bytes(), b"=", value.as_bytes()].concat()))
         .collect::<Result<Vec<_>, _>>()?;
-    let plan = Plan::new(path, env);
+    let plan = Plan::new(path, arg0, env);
     match clone3::spawn(&plan, stdio.map(|fd| fd.as_raw_fd())) {
         Ok((pid, pidfd)) => Ok(Some(Child::from_pidfd(pid, pidfd))),
         Err(Failure::Refused(errno)) => {
@@ -166,6 +173,7 @@ fn launch_clone3(
 /// fact.
 fn launch_command(
     program: &Path,
+    arg0: &OsStr,
     env: &[(&str, &OsStr)],
     [stdin, stdout, stderr]: [OwnedFd; 3],
     fork: bool,
@@ -173,9 +181,10 @@ fn launch_command(
     if crate::privilege::children_reaped_by_kernel() {
         return Err(LaunchError::SigchldIgnored);
     }
+    use std::os::unix::process::CommandExt;
     let mut command = Command::new(program);
+    command.arg0(arg0);
     if fork {
-        use std::os::unix::process::CommandExt;
         // SAFETY: the closure does nothing, so it is async-signal-safe.
         unsafe {
             command.pre_exec(|| Ok(()));

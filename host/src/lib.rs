@@ -17,52 +17,69 @@
 //!
 //! Requires Linux 5.6+ (openat2, pidfd_open; waitid on a pidfd needs 5.4).
 //!
-//! The crate also builds the `mntns` command (`mntns cat NSREF PATH`, `mntns ls NSREF PATH`,
-//! `mntns hold NSREF`, `mntns demo`), a thin layer over this API; see `mntns --help`.
+//! # Where the sleeper comes from
+//!
+//! This crate carries it (feature `embedded-sleeper`, on by default). Its build script builds
+//! the sleeper from the source of the `mntnssandbox` package, a dependency of this crate, with
+//! a nested `cargo build --release` for the target this crate is built for (a host built for
+//! aarch64 carries an aarch64 sleeper), and embeds it ([`EMBEDDED_SLEEPER`], about 2 KB).
+//! [`Builder::spawn`] writes it once per process to a memfd sealed against writes, shrinking
+//! and growing, and executes it as `/proc/self/fd/N`. Where executing a memfd is refused
+//! (`vm.memfd_noexec = 2`, no `/proc`), spawning fails with an error that says so; there is no
+//! fallback to a file on disk.
+//!
+//! Which sleeper runs: the one given to [`Builder::sleeper`], else the file named by
+//! `$MNTNSSANDBOX_BINARY`, else the embedded one. Without the `embedded-sleeper` feature, the
+//! last step is `mntnssandbox` beside the current executable, else on `PATH`
+//! ([`Builder::default_sleeper`]).
+//!
+//! The feature `cli` (on by default) builds the `mntns` command (`mntns cat NSREF PATH`,
+//! `mntns ls NSREF PATH`, `mntns hold NSREF`, `mntns demo`), a thin layer over this API; see
+//! `mntns --help`. Library users leave it out, and clap with it:
+//! `mntnssandbox-host = { version = "0.1", default-features = false, features = ["embedded-sleeper"] }`.
 //!
 //! # Example
 //!
-//! Reading the host's own mount namespace (joining it needs root):
+//! Reading the host's own mount namespace (joining it needs root), with the embedded sleeper:
 //!
 //! ```
-//! use mntnssandbox_host::{Builder, NamespaceRef};
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let Some(sleeper) = doc_sleeper() else { return Ok(()) };
+//! use mntnssandbox_host::{Builder, Error, NamespaceRef};
 //!
-//! let sandbox = Builder::new(NamespaceRef::Path("/proc/self/ns/mnt".into()))
-//! #   .sleeper(sleeper)
-//!     .spawn()?;
-//! println!("held by {:?}", sandbox.hold());
+//! fn main() -> Result<(), Error> {
+//! #   if !doc_can_run() { return Ok(()) }
+//!     let sandbox = Builder::new(NamespaceRef::Path("/proc/self/ns/mnt".into())).spawn()?;
+//!     println!("held by {:?}", sandbox.hold());
 //!
-//! for entry in sandbox.read_dir("/")? {
-//!     println!("/{}", entry.file_name().to_string_lossy());
+//!     for entry in sandbox.read_dir("/")? {
+//!         println!("/{}", entry.file_name().to_string_lossy());
+//!     }
+//!     assert!(sandbox.metadata("/")?.is_dir());
+//!     // `..` above the root stays at the root.
+//!     assert_eq!(sandbox.canonicalize("/../..")?, std::path::Path::new("/"));
+//!
+//!     sandbox.close()?;
+//!     Ok(())
 //! }
-//! assert!(sandbox.metadata("/")?.is_dir());
-//! // `..` above the root stays at the root.
-//! assert_eq!(sandbox.canonicalize("/../..")?, std::path::Path::new("/"));
-//!
-//! sandbox.close()?;
-//! # Ok(())
-//! # }
-//! # /// The sleeper if it is there and we are root; otherwise the example is skipped.
-//! # fn doc_sleeper() -> Option<std::path::PathBuf> {
+//! # /// Joining a mount namespace needs root; the embedded sleeper needs its feature.
+//! # fn doc_can_run() -> bool {
 //! #     use std::os::unix::fs::MetadataExt;
 //! #     let root = std::fs::metadata("/proc/self").map(|meta| meta.uid() == 0).unwrap_or(false);
-//! #     let sleeper = std::env::var_os("MNTNSSANDBOX_TEST_BINARY").map(Into::into).unwrap_or_else(
-//! #         || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/mntnssandbox"),
-//! #     );
-//! #     if !root || !sleeper.exists() {
-//! #         eprintln!("SKIPPED: the crate example needs root and a built sleeper");
-//! #         return None;
+//! #     if !root || !cfg!(feature = "embedded-sleeper") {
+//! #         eprintln!("SKIPPED: the crate example needs root and the embedded-sleeper feature");
 //! #     }
-//! #     Some(sleeper)
+//! #     root && cfg!(feature = "embedded-sleeper")
 //! # }
 //! ```
+//!
+//! An error prints as one line, from `main` too: `Error: open "sleepy_mntns=/x": ENOENT (2)
+//! (exit status: 66)`.
 
 #![deny(missing_docs)]
 
 mod child;
 mod clone3;
+#[cfg(feature = "embedded-sleeper")]
+mod embedded;
 mod enter;
 mod error;
 mod fd;
@@ -73,12 +90,14 @@ mod privilege;
 mod sandbox;
 mod spawn;
 
+#[cfg(feature = "embedded-sleeper")]
+pub use embedded::EMBEDDED_SLEEPER;
 pub use error::{errno_name, Error, OsError};
 pub use launch::SPAWNER_ENV;
 pub use nsref::{NamespaceRef, ParseNamespaceRefError};
 pub use policy::{ReadPolicy, PSEUDO_FILESYSTEMS};
 pub use sandbox::{DirEntry, FileKind, Hold, Sandbox};
-pub use spawn::{Builder, DEFAULT_TIMEOUT, SLEEPER_ENV, SLEEPER_NAME};
+pub use spawn::{Builder, Sleeper, DEFAULT_TIMEOUT, SLEEPER_ENV, SLEEPER_NAME};
 
 /// The environment variable with the path of the mount namespace for the sleeper to join;
 /// the counterpart of lxkns' `MntnsEnvironmentVariableName`.

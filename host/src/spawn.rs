@@ -129,12 +129,16 @@ impl Builder {
         self
     }
 
-    /// Where the sleeper is looked for when none is configured: the file named by
-    /// `$MNTNSSANDBOX_BINARY` (if set and not empty), else `mntnssandbox` beside the current
-    /// executable, else `mntnssandbox` on `PATH`.
-    pub fn default_sleeper() -> Result<PathBuf, Error> {
+    /// Which sleeper runs when none is configured with [`Builder::sleeper`]: the file named by
+    /// `$MNTNSSANDBOX_BINARY` (if set and not empty), else the embedded sleeper (feature
+    /// `embedded-sleeper`, on by default). Without that feature: else `mntnssandbox` beside
+    /// the current executable, else `mntnssandbox` on `PATH`.
+    pub fn default_sleeper() -> Result<Sleeper, Error> {
         if let Some(path) = std::env::var_os(SLEEPER_ENV).filter(|path| !path.is_empty()) {
-            return Ok(PathBuf::from(path));
+            return Ok(Sleeper::Path(PathBuf::from(path)));
+        }
+        if cfg!(feature = "embedded-sleeper") {
+            return Ok(Sleeper::Embedded);
         }
         let beside = std::env::current_exe()
             .ok()
@@ -149,6 +153,7 @@ impl Builder {
             .into_iter()
             .chain(on_path)
             .find(|path| is_executable(path))
+            .map(Sleeper::Path)
             .ok_or(Error::NoSleeper)
     }
 
@@ -190,29 +195,35 @@ impl Builder {
             }
         }
         let sleeper = match &self.sleeper {
-            Some(path) => path.clone(),
+            Some(path) => Sleeper::Path(path.clone()),
             None => Self::default_sleeper()?,
         };
-        // Command would search PATH for a bare name; we mean a file.
-        let program = if sleeper.components().count() == 1 && sleeper.is_relative() {
-            Path::new(".").join(&sleeper)
-        } else {
-            sleeper.clone()
-        };
+        let program = sleeper.program()?;
 
         let mut env = vec![(MNTNS_ENV, mount.as_os_str())];
         env.extend(user.as_ref().map(|user| (USERNS_ENV, user.as_os_str())));
         if self.lifeline {
             env.push((LIFELINE_ENV, OsStr::new("1")));
         }
+        // The embedded sleeper runs as /proc/self/fd/N: name it in argv[0] all the same.
+        let arg0 = match &sleeper {
+            Sleeper::Embedded => OsStr::new(SLEEPER_NAME),
+            Sleeper::Path(_) => program.as_os_str(),
+        };
         let Launched {
             mut child,
             stdout,
             stderr,
             lifeline,
-        } = launch(&program, &env, self.lifeline).map_err(|error| match error {
+        } = launch(&program, arg0, &env, self.lifeline).map_err(|error| match error {
             LaunchError::Setup(what, source) => Error::io(what, source),
-            LaunchError::Spawn(source) => spawn_error(sleeper.clone(), source),
+            LaunchError::Spawn(source) => match &sleeper {
+                Sleeper::Path(path) => spawn_error(path.clone(), source),
+                #[cfg(feature = "embedded-sleeper")]
+                Sleeper::Embedded => crate::embedded::exec_error(&program, source),
+                #[cfg(not(feature = "embedded-sleeper"))]
+                Sleeper::Embedded => unreachable!("Sleeper::program refused it"),
+            },
             LaunchError::SigchldIgnored => Error::SigchldIgnored,
         })?;
 
@@ -243,6 +254,33 @@ impl Builder {
         match self.hold {
             Hold::Fds => sandbox.detach(),
             Hold::Sleeper => Ok(sandbox),
+        }
+    }
+}
+
+/// The sleeper a [`Builder`] runs: see [`Builder::default_sleeper`] for which.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sleeper {
+    /// A program file.
+    Path(PathBuf),
+    /// The sleeper built into this crate ([`EMBEDDED_SLEEPER`](crate::EMBEDDED_SLEEPER),
+    /// feature `embedded-sleeper`), run from a sealed memfd as `/proc/self/fd/N`.
+    Embedded,
+}
+
+impl Sleeper {
+    /// The path to execute.
+    fn program(&self) -> Result<PathBuf, Error> {
+        match self {
+            // Command would search PATH for a bare name; we mean a file.
+            Sleeper::Path(path) if path.components().count() == 1 && path.is_relative() => {
+                Ok(Path::new(".").join(path))
+            }
+            Sleeper::Path(path) => Ok(path.clone()),
+            #[cfg(feature = "embedded-sleeper")]
+            Sleeper::Embedded => crate::embedded::program(),
+            #[cfg(not(feature = "embedded-sleeper"))]
+            Sleeper::Embedded => Err(Error::NoSleeper),
         }
     }
 }

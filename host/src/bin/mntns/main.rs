@@ -20,8 +20,8 @@ use std::time::Duration;
 #[derive(Parser, Debug)]
 #[command(name = "mntns", version)]
 pub(crate) struct Cli {
-    /// The mntnssandbox sleeper binary [default: $MNTNSSANDBOX_BINARY, else mntnssandbox
-    /// beside mntns, else on PATH]
+    /// The mntnssandbox sleeper binary [default: $MNTNSSANDBOX_BINARY, else the one built
+    /// into mntns]
     #[arg(long, global = true, value_name = "PATH")]
     sleeper: Option<PathBuf>,
 
