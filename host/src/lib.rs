@@ -1,16 +1,22 @@
-//! Read files inside another mount namespace — a container's, say — safely, through a tiny
-//! sleeper process that joins the namespace and holds it open.
+//! Read files inside another mount namespace — a container's, say — safely, from a
+//! multithreaded program.
 //!
-//! [`Builder::spawn`] starts the `mntnssandbox` sleeper with the namespace to join in its
-//! environment, waits (bounded) for its `OK`, and returns a [`Sandbox`]. The sandbox opens the
-//! sleeper's root directory once and resolves every path below it with openat2(2)
-//! (`RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`), so that absolute symlinks and `..` stay inside
-//! the namespace, as they would for a process in the container, instead of escaping to the
-//! host as they do when reading `/proc/<pid>/root/...` naively.
+//! [`Builder::spawn`] opens a [`Sandbox`] on the namespace: by default held by two
+//! descriptors, the namespace's and its root directory's, and no process ([`Hold::Fds`]).
+//! Where this process may enter the namespace by itself (root on the host), a short-lived
+//! thread enters it and opens its root; otherwise the `mntnssandbox` sleeper is spawned with
+//! the namespace to join in its environment, its `OK` awaited (bounded), its root and
+//! namespace taken, and the sleeper let go — or kept, with [`Hold::Sleeper`], for a PID and a
+//! `/proc/<pid>/root` path. A kept sleeper lives as long as the sandbox: [`Sandbox::close`] or
+//! dropping it kills and reaps it through a pidfd, and if this process dies, even by SIGKILL,
+//! the sleeper sees its stdin (the *lifeline*) close and exits.
 //!
-//! The sleeper lives as long as the sandbox: [`Sandbox::close`] or dropping it kills and reaps
-//! it through a pidfd, and if this process dies, even by SIGKILL, the sleeper sees its stdin
-//! (the *lifeline*) close and exits.
+//! Every path is resolved below the namespace's root with openat2(2) (`RESOLVE_IN_ROOT |
+//! RESOLVE_NO_MAGICLINKS`), so that absolute symlinks and `..` stay inside the namespace, as
+//! they would for a process in the container, instead of escaping to the host as they do when
+//! reading `/proc/<pid>/root/...` naively. Every file is treated as hostile: content is read
+//! from regular files only, never blocking in open, off kernel pseudo-filesystems, and bounded
+//! ([`ReadPolicy`]).
 //!
 //! The protocol is lxkns's: [`MNTNS_ENV`], [`USERNS_ENV`], [`HANDSHAKE`] and
 //! [`FAILURE_EXIT_STATUS`]; [`LIFELINE_ENV`] is ours.

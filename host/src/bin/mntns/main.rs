@@ -125,7 +125,7 @@ pub(crate) fn fail(what: impl Display) -> String {
     what.to_string()
 }
 
-/// The PID and root path of a sandbox built with [`Hold::Sleeper`].
+/// The PID and root path of a sandbox built with `Hold::Sleeper`.
 pub(crate) fn sleeper_of(sandbox: &Sandbox) -> (u32, PathBuf) {
     match (sandbox.pid(), sandbox.root()) {
         (Some(pid), Some(root)) => (pid, root),
