@@ -1,7 +1,7 @@
 //! The system calls rustix does not offer publicly, or only for owned or borrowed fds (fds 0–2
 //! may be closed here), as thin wrappers named after the kernel's calls. They keep the
 //! kernel's convention — a result ≥ 0, or `-errno` — which costs a fraction of a `Result` at
-//! every call site in a 2 KiB program.
+//! every call site in a 3 KiB program.
 
 use crate::arch::syscall;
 use core::ffi::CStr;
