@@ -5,8 +5,8 @@
 //! fails, `... cannot join mount namespace using reference "<path>": <strerror>` when setns(2)
 //! does (`user` for the user namespace), with glibc's strerror(3) text. Our own steps read
 //! the same way: `package mntnssandbox: <what>: <strerror>`. Only where lxkns would print a
-//! broken line do we differ: control characters in the path are escaped (`\xNN`) so that it
-//! stays one line, and an overlong path is cut (see [`PATH_BUDGET`]).
+//! broken line do we differ: control characters in the path are shown in caret notation (`^J`)
+//! so that it stays one line, and an overlong path is cut (see [`PATH_BUDGET`]).
 
 use core::ffi::CStr;
 use core::mem::MaybeUninit;
@@ -118,7 +118,8 @@ impl Line {
     }
 
     /// The path as given, byte for byte (`"` and `\` too, as lxkns prints them), but control
-    /// characters as `\xNN`; cut with `...` after whole escapes if longer than PATH_BUDGET.
+    /// characters in caret notation; cut with `...` after whole escapes if longer than
+    /// PATH_BUDGET.
     fn push_path(&mut self, path: &CStr) {
         let end = self.len + PATH_BUDGET;
         let mut cut = self.len;
@@ -195,7 +196,7 @@ const STRERROR_TEXTS: [(u32, &str); 23] = [
     (0, "Unknown error "),
 ];
 
-/// The table packed at compile time as `[0x80 | number, text...]*`: about 700 bytes in the
+/// The table packed at compile time as `[0x80 | number, text...]*`: about 500 bytes in the
 /// binary instead of a table of pointers on top of that.
 static STRERROR: [u8; packed_len()] = pack();
 
