@@ -48,13 +48,8 @@ ASSERT(ADDR(.image) == IMAGE_ADDRESS, \"the ELF header must start the image\");
 ";
 
 /// The rustc flags a musl build of the sleeper cannot do without: no self-contained crt1.o
-/// (its `_start` clashes with ours) and no static-pie. Mirrored in .cargo/config.toml.
-const MUSL_RUSTFLAGS: [&str; 4] = [
-    "-C",
-    "link-self-contained=no",
-    "-C",
-    "relocation-model=static",
-];
+/// (its `_start` clashes with ours). Mirrored in .cargo/config.toml.
+const MUSL_RUSTFLAGS: [&str; 2] = ["-C", "link-self-contained=no"];
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -102,7 +97,7 @@ fn target_check() -> String {
         rustflags.windows(2).any(|pair| pair == ["-C", flag])
             || rustflags.contains(&format!("-C{flag}").as_str())
     };
-    let missing = !has(MUSL_RUSTFLAGS[1]) || !has(MUSL_RUSTFLAGS[3]);
+    let missing = !has(MUSL_RUSTFLAGS[1]);
     if !target.ends_with("-musl") || !missing {
         return String::new();
     }

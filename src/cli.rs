@@ -1,6 +1,7 @@
 //! The only arguments: `--help` and `--version`. Hosts run the sleeper with none.
 
 use crate::env::strip_prefix;
+use crate::report::usage;
 use crate::sys::{exit_group, write};
 
 /// `--help` starts with the `--version` line, then the usage line.
@@ -50,7 +51,7 @@ const fn within(text: &'static [u8], part: &[u8]) -> &'static [u8] {
 }
 
 /// Answers `--help` or `--version` (the only argument) and exits 0; anything else is a usage
-/// error: the usage line on stderr, exit 2.
+/// error: `package mntnssandbox: <usage line>` on stderr, exit 2.
 ///
 /// # Safety
 /// `argv` must be the NULL-terminated argument vector with at least one argument after argv[0].
@@ -71,9 +72,6 @@ pub unsafe fn answer(argv: *const *const u8) -> ! {
             write(1, text);
             exit_group(0)
         }
-        None => {
-            write(2, USAGE);
-            exit_group(2)
-        }
+        None => usage(USAGE),
     }
 }

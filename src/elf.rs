@@ -2,7 +2,7 @@
 //!
 //! The sleeper is linked as a flat image (`--oformat=binary`, see build.rs) that starts with
 //! these 176 bytes, so the file carries no section headers, no section names and no padding:
-//! a linker's own ELF output would spend about 200 of the 2048 bytes the binary may take on
+//! a linker's own ELF output would spend about 200 of the 3072 bytes the binary may take on
 //! things no loader reads. What the kernel needs is all here: one read+execute `PT_LOAD` of
 //! the whole file at a fixed address (static, non-PIE, nothing to relocate), no `PT_INTERP`,
 //! no `PT_DYNAMIC`, and a `PT_GNU_STACK` that keeps the stack non-executable.

@@ -5,7 +5,7 @@
 //! - `sleepy_userns` (optional): path of a user namespace to join first;
 //! - `sleepy_mntns` (required): path of the mount namespace to join;
 //! - success: exactly `OK\n` on stdout, then sleep; failure: one line on stderr, exit 66;
-//! - `sleepy_lifeline` (ours): sleep reading stdin and exit 0 on EOF.
+//! - `sleepy_lifeline` (ours): with stdin a pipe or a socket, sleep reading it; exit 0 on EOF.
 
 #![no_std]
 #![no_main]
@@ -25,31 +25,29 @@ mod sys;
 // A `compile_error!` when built for musl without the flags it needs (see build.rs).
 include!(concat!(env!("OUT_DIR"), "/target_check.rs"));
 
-use env::{Environment, Variable};
-use join::join;
-use linux_raw_sys::errno::ENOENT;
+use env::Environment;
+use join::{join, MOUNT, USER};
 use report::fail;
-use rustix::thread::LinkNameSpaceType as Type;
+use rustix::thread::{set_capabilities, CapabilitySet, CapabilitySets};
 
 fn main(env: Environment) -> ! {
     signals::set_dispositions();
 
-    // Unset or empty, it fails as opening "" would, before anything is joined.
-    let Some(mount) = env.non_empty(cli::SLEEPY_MNTNS) else {
-        let unset = Variable::from_static(c"sleepy_mntns=");
-        fail(b"open \"", Some(unset), ENOENT as isize)
-    };
+    // Unset or empty, it is an empty path, which open(2) refuses (ENOENT) before anything is
+    // joined: `invalid mount namespace reference "": No such file or directory`.
+    let mount = env.non_empty(cli::SLEEPY_MNTNS).unwrap_or(c"");
     if let Some(user) = env.non_empty(cli::SLEEPY_USERNS) {
-        join(Type::User, user);
+        join(&USER, user);
     }
-    join(Type::Mount, mount);
+    join(&MOUNT, mount);
     close_inherited_fds();
+    drop_capabilities();
 
     // The handshake: exactly `OK\n` in one write, and the only thing ever written to stdout.
     // (Three bytes are written whole or not at all, to a pipe or a file.)
     let written = sys::write(1, b"OK\n");
     if written < 0 {
-        fail(b"write OK", None, -written);
+        fail(b"cannot write OK", written.wrapping_neg());
     }
     sleep::sleep(env.non_empty(cli::SLEEPY_LIFELINE).is_some())
 }
@@ -61,6 +59,20 @@ fn close_inherited_fds() {
         for fd in 3..1024 {
             sys::close(fd);
         }
+    }
+}
+
+/// Joined, the sleeper needs no capability to sleep, reap orphans as PID 1 or read its
+/// lifeline: it keeps none (effective, permitted, inheritable; the kernel clears the ambient
+/// set with the last two), so that a sleeper left behind is worth nothing to anyone.
+fn drop_capabilities() {
+    let none = CapabilitySets {
+        effective: CapabilitySet::empty(),
+        permitted: CapabilitySet::empty(),
+        inheritable: CapabilitySet::empty(),
+    };
+    if let Err(errno) = set_capabilities(None, none) {
+        fail(b"cannot drop capabilities", errno.raw_os_error() as isize);
     }
 }
 

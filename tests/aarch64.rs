@@ -1,6 +1,7 @@
-//! The aarch64 build, run under qemu-user: a small static aarch64 ELF whose error path and
-//! `--version` work. Joining itself cannot be tested there: qemu-user runs
-//! threads of its own, and setns(CLONE_NEWNS) refuses multithreaded callers with EINVAL.
+//! The aarch64 build, run under qemu-user: a small static aarch64 ELF whose error path,
+//! `--version` and own-namespace join work. Joining another namespace cannot be tested there:
+//! qemu-user runs threads of its own, and setns(CLONE_NEWNS) refuses multithreaded callers
+//! with EINVAL — which the sleeper takes for success when the namespace is its own.
 //!
 //! Builds `--target aarch64-unknown-linux-musl` itself (or takes MNTNSSANDBOX_AARCH64_BINARY);
 //! skips loudly without the rustup target or qemu-aarch64-static (CI installs both).
@@ -97,20 +98,37 @@ fn error_paths_under_qemu() {
     let (Some(binary), true) = (aarch64_binary(test), qemu_available(test)) else {
         return;
     };
-    run_under_qemu(binary, &[], &[])
-        .assert_failure("mntnssandbox: open \"sleepy_mntns=\": ENOENT (2)");
+    run_under_qemu(binary, &[], &[]).assert_failure(&invalid_reference("mount", "", ENOENT));
     run_under_qemu(binary, &[("sleepy_mntns", "/no/such/ns")], &[])
-        .assert_failure("mntnssandbox: open \"sleepy_mntns=/no/such/ns\": ENOENT (2)");
+        .assert_failure(&invalid_reference("mount", "/no/such/ns", ENOENT));
     run_under_qemu(
         binary,
         &[("sleepy_userns", "/no/user\nns"), ("sleepy_mntns", "/x")],
         &[],
     )
-    .assert_failure("mntnssandbox: open \"sleepy_userns=/no/user\\x0ans\": ENOENT (2)");
-    // Where the join itself would be tested, qemu-user stops us: it is multithreaded, and
-    // setns(CLONE_NEWNS) refuses multithreaded callers.
-    run_under_qemu(binary, &[("sleepy_mntns", "/proc/self/ns/mnt")], &[])
-        .assert_failure("mntnssandbox: join \"sleepy_mntns=/proc/self/ns/mnt\": EINVAL (22)");
+    .assert_failure(&invalid_reference("user", "/no/user^Jns", ENOENT));
+    run_under_qemu(binary, &[("sleepy_mntns", "/proc/self/ns/net")], &[])
+        .assert_failure(&cannot_join("mount", "/proc/self/ns/net", EINVAL));
     let usage = run_under_qemu(binary, &[], &["--bogus"]);
     assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn joins_its_own_mount_namespace_under_qemu() {
+    let test = "joins_its_own_mount_namespace_under_qemu";
+    let (Some(binary), true) = (aarch64_binary(test), qemu_available(test)) else {
+        return;
+    };
+    // setns(2) fails (EINVAL: qemu-user is multithreaded), but it is the own namespace.
+    let mut command = Command::new(QEMU);
+    command
+        .arg(binary)
+        .env_clear()
+        .env("sleepy_mntns", "/proc/self/ns/mnt")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut sleeper = spawn(&mut command, "the aarch64 sleeper under qemu-user");
+    sleeper.expect_ok();
+    assert_eq!(sleeper.exited(), None, "asleep after OK");
 }

@@ -67,7 +67,7 @@ fn other_arguments_are_usage_errors() {
         assert!(outcome.stdout.is_empty(), "{args:?}: nothing on stdout");
         assert_eq!(
             show(&outcome.stderr),
-            "usage: mntnssandbox [--help|--version]\n",
+            "package mntnssandbox: usage: mntnssandbox [--help|--version]\n",
             "{args:?}"
         );
     }

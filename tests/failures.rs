@@ -1,6 +1,7 @@
-//! The failure contract: exit 66, nothing on stdout, exactly one line on stderr in a fixed
-//! format. None of these need privileges (the kernel checks the namespace type before any
-//! permission), so they run for any user.
+//! The failure contract: exit 66, nothing on stdout, exactly one line on stderr, lxkns' own
+//! line byte for byte (glibc's strerror texts from the test's own libc). None of these need
+//! privileges (the kernel checks the namespace type before any permission), so they run for
+//! any user.
 
 mod common;
 
@@ -9,8 +10,14 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-/// Unset or empty, `sleepy_mntns` fails as opening an empty path would, quoting the bare name.
-const UNSET: &str = "mntnssandbox: open \"sleepy_mntns=\": ENOENT (2)";
+/// Unset or empty, `sleepy_mntns` fails as opening the empty path does.
+const UNSET: &str =
+    "package mntnssandbox: invalid mount namespace reference \"\": No such file or directory";
+
+#[test]
+fn the_unset_line_is_what_lxkns_would_print_for_an_empty_path() {
+    assert_eq!(UNSET, invalid_reference("mount", "", ENOENT));
+}
 
 #[test]
 fn missing_sleepy_mntns() {
@@ -50,7 +57,7 @@ fn the_first_sleepy_mntns_wins_even_when_it_fails() {
         ],
     );
     run_to_end(&mut command, "sleeper with two sleepy_mntns entries")
-        .assert_failure("mntnssandbox: open \"sleepy_mntns=/nonexistent/first\": ENOENT (2)");
+        .assert_failure(&invalid_reference("mount", "/nonexistent/first", ENOENT));
 }
 
 #[test]
@@ -75,14 +82,14 @@ fn the_first_sleepy_userns_wins() {
         ],
     );
     run_to_end(&mut command, "sleeper with two sleepy_userns entries")
-        .assert_failure("mntnssandbox: open \"sleepy_userns=/nonexistent/user1\": ENOENT (2)");
+        .assert_failure(&invalid_reference("user", "/nonexistent/user1", ENOENT));
 }
 
 #[test]
 fn open_of_a_missing_mount_namespace_is_enoent() {
     expect_failure(
         &[("sleepy_mntns", "/nonexistent/mnt")],
-        "mntnssandbox: open \"sleepy_mntns=/nonexistent/mnt\": ENOENT (2)",
+        &invalid_reference("mount", "/nonexistent/mnt", ENOENT),
     );
 }
 
@@ -93,7 +100,7 @@ fn open_of_a_missing_user_namespace_is_enoent() {
             ("sleepy_userns", "/nonexistent/user"),
             ("sleepy_mntns", "/proc/self/ns/mnt"),
         ],
-        "mntnssandbox: open \"sleepy_userns=/nonexistent/user\": ENOENT (2)",
+        &invalid_reference("user", "/nonexistent/user", ENOENT),
     );
 }
 
@@ -104,7 +111,7 @@ fn the_user_namespace_is_joined_before_the_mount_namespace() {
             ("sleepy_mntns", "/nonexistent/mnt"),
             ("sleepy_userns", "/nonexistent/user"),
         ],
-        "mntnssandbox: open \"sleepy_userns=/nonexistent/user\": ENOENT (2)",
+        &invalid_reference("user", "/nonexistent/user", ENOENT),
     );
 }
 
@@ -112,7 +119,7 @@ fn the_user_namespace_is_joined_before_the_mount_namespace() {
 fn an_empty_sleepy_userns_is_ignored() {
     expect_failure(
         &[("sleepy_userns", ""), ("sleepy_mntns", "/nonexistent/mnt")],
-        "mntnssandbox: open \"sleepy_mntns=/nonexistent/mnt\": ENOENT (2)",
+        &invalid_reference("mount", "/nonexistent/mnt", ENOENT),
     );
 }
 
@@ -134,117 +141,113 @@ fn join_of_a_regular_file_is_einval() {
     assert!(!path.contains(['"', '\\']) && !path.contains(|c: char| c.is_control()));
     expect_failure(
         &[("sleepy_mntns", &path)],
-        &format!("mntnssandbox: join \"sleepy_mntns={path}\": EINVAL (22)"),
+        &cannot_join("mount", &path, EINVAL),
     );
 }
 
 #[test]
 fn join_of_a_directory_is_einval() {
-    expect_failure(
-        &[("sleepy_mntns", "/")],
-        "mntnssandbox: join \"sleepy_mntns=/\": EINVAL (22)",
-    );
+    expect_failure(&[("sleepy_mntns", "/")], &cannot_join("mount", "/", EINVAL));
 }
 
 #[test]
 fn join_of_the_wrong_namespace_type_is_einval() {
     expect_failure(
         &[("sleepy_mntns", "/proc/self/ns/net")],
-        "mntnssandbox: join \"sleepy_mntns=/proc/self/ns/net\": EINVAL (22)",
+        &cannot_join("mount", "/proc/self/ns/net", EINVAL),
     );
     expect_failure(
         &[
             ("sleepy_userns", "/proc/self/ns/mnt"),
             ("sleepy_mntns", "/proc/self/ns/mnt"),
         ],
-        "mntnssandbox: join \"sleepy_userns=/proc/self/ns/mnt\": EINVAL (22)",
+        &cannot_join("user", "/proc/self/ns/mnt", EINVAL),
     );
 }
 
 #[test]
-fn join_of_the_own_user_namespace_is_einval() {
-    // setns(2) refuses to re-enter the caller's own user namespace.
-    expect_failure(
-        &[
-            ("sleepy_userns", "/proc/self/ns/user"),
-            ("sleepy_mntns", "/proc/self/ns/mnt"),
-        ],
-        "mntnssandbox: join \"sleepy_userns=/proc/self/ns/user\": EINVAL (22)",
-    );
-}
-
-#[test]
-fn quotes_backslashes_and_control_characters_are_escaped() {
+fn quotes_and_backslashes_are_shown_as_given_and_control_characters_in_caret_notation() {
+    // lxkns prints the path with %s: `"` and `\` as they are. Only control characters, which
+    // would break the line, are shown as `cat -v` does.
     let path = "/nonexistent/a\"b\\c\nd\te\x7ff\x1bg\rh\x01";
     expect_failure(
         &[("sleepy_mntns", path)],
-        "mntnssandbox: open \"sleepy_mntns=\
-         /nonexistent/a\\x22b\\x5cc\\x0ad\\x09e\\x7ff\\x1bg\\x0dh\\x01\": ENOENT (2)",
+        &invalid_reference("mount", "/nonexistent/a\"b\\c^Jd^Ie^?f^[g^Mh^A", ENOENT),
     );
 }
 
-/// Input bytes of the quoted entry shown before it is cut with `...`.
-const BUDGET: usize = 256;
-
-/// The longest failure line: the prefix, step and errno (under 80 bytes) around an entry of
-/// BUDGET bytes that all need escaping.
-const MAX_LINE: usize = 80 + 4 * BUDGET;
-
-/// The environment entry the sleeper quotes for `path`: `sleepy_mntns=<path>`.
-fn entry(path: &[u8]) -> Vec<u8> {
-    [b"sleepy_mntns=".as_slice(), path].concat()
+#[test]
+fn a_printable_path_is_shown_byte_for_byte() {
+    let mut path = b"/nonexistent/".to_vec();
+    path.extend((0x20..0x7f).chain(0x80..=0xff));
+    let mut command = sleeper_command(&[("sleepy_mntns", OsStr::from_bytes(&path))]);
+    let outcome = run_to_end(
+        &mut command,
+        "sleeper with every printable byte in its path",
+    );
+    let mut expected = b"package mntnssandbox: invalid mount namespace reference \"".to_vec();
+    expected.extend_from_slice(&path);
+    expected.extend_from_slice(b"\": No such file or directory\n");
+    assert_eq!(show(&outcome.stderr), show(&expected));
+    assert_eq!(outcome.stderr, expected, "byte for byte");
+    assert_eq!(outcome.status.code(), Some(EXIT_FAILURE));
 }
 
-/// The escaped form of `bytes`, one element per input byte.
-fn escaped_units(bytes: &[u8]) -> Vec<String> {
+/// Bytes of the path as shown (caret escapes count two) before it is cut with `...`.
+const BUDGET: usize = 3840;
+
+/// The shown form of `bytes`, one element per input byte.
+fn shown_units(bytes: &[u8]) -> Vec<Vec<u8>> {
     bytes
         .iter()
         .map(|&byte| match byte {
-            b'"' | b'\\' | 0..=0x1f | 0x7f => format!("\\x{byte:02x}"),
-            _ => (byte as char).to_string(),
+            0..=0x1f | 0x7f => vec![b'^', byte ^ 0x40],
+            _ => vec![byte],
         })
         .collect()
 }
 
-/// Runs with `sleepy_mntns=<path>`, expects `<step> "<shown>": <errno>` and returns `shown`,
-/// the quoted entry as shown.
-fn shown_entry(path: &[u8], step: &str, errno: &str) -> String {
+/// Runs with `sleepy_mntns=<path>`, expects the open failure with `errno` and returns the
+/// path as shown.
+fn shown_path(path: &[u8], errno: i32) -> Vec<u8> {
     let mut command = sleeper_command(&[("sleepy_mntns", OsStr::from_bytes(path))]);
     let outcome = run_to_end(&mut command, "sleeper with a long path");
-    let line = show(&outcome.stderr);
-    let prefix = format!("mntnssandbox: {step} \"");
-    let suffix = format!("\": {errno}\n");
+    let line = &outcome.stderr;
+    let prefix = b"package mntnssandbox: invalid mount namespace reference \"";
+    let suffix = format!("\": {}\n", strerror(errno));
     assert!(
-        line.starts_with(&prefix) && line.ends_with(&suffix),
-        "expected {prefix}...{suffix:?}, got {line:?}"
+        line.starts_with(prefix) && line.ends_with(suffix.as_bytes()),
+        "expected {}...{suffix:?}, got {:?}",
+        show(prefix),
+        show(line)
     );
-    // Bounded: the whole line fits in one write whatever the path's length.
-    assert!(
-        line.len() <= MAX_LINE,
-        "line of {} bytes (> {MAX_LINE}): {line:?}",
-        line.len()
-    );
-    // Still the failure contract around it.
-    outcome.assert_failure(line.trim_end_matches('\n'));
-    line[prefix.len()..line.len() - suffix.len()].to_owned()
+    // Bounded: the whole line fits in PIPE_BUF, one atomic write, whatever the path's length.
+    assert!(line.len() <= 4096, "line of {} bytes", line.len());
+    outcome.assert_failure(show(line).trim_end_matches('\n'));
+    line[prefix.len()..line.len() - suffix.len()].to_vec()
 }
 
-/// Checks that `shown` is `entry` cut: exactly its first BUDGET input bytes, each escaped as
-/// needed, followed by `...`.
-fn assert_cut(entry: &[u8], shown: &str) {
-    assert!(
-        entry.len() > BUDGET,
-        "the test's entry of {} bytes is not long enough to be cut",
-        entry.len()
-    );
+/// Checks that `shown` is `path` cut: the longest run of its whole shown units within
+/// BUDGET - 3 bytes, then `...`.
+fn assert_cut(path: &[u8], shown: &[u8]) {
     let body = shown
-        .strip_suffix("...")
-        .unwrap_or_else(|| panic!("no `...` in cut entry {shown:?}"));
-    assert_eq!(
-        body,
-        escaped_units(&entry[..BUDGET]).concat(),
-        "the shown part must be the escaped first {BUDGET} bytes of the entry"
+        .strip_suffix(b"...")
+        .unwrap_or_else(|| panic!("no `...` in cut path {:?}", show(shown)));
+    let units = shown_units(path);
+    let mut expected = Vec::new();
+    let mut whole = 0;
+    for unit in &units {
+        if expected.len() + unit.len() > BUDGET - 3 {
+            break;
+        }
+        expected.extend(unit);
+        whole += 1;
+    }
+    assert!(
+        whole < units.len(),
+        "the test's path is not long enough to be cut"
     );
+    assert_eq!(show(body), show(&expected), "the shown part of a cut path");
 }
 
 #[test]
@@ -254,57 +257,55 @@ fn an_overlong_path_is_enametoolong_and_shown_cut() {
     while path.len() < 5000 {
         path.extend_from_slice(b"/0123456789abcdefghijklmnopqrstuvwxyz");
     }
-    assert!(path.len() > 4096);
-    let shown = shown_entry(&path, "open", "ENAMETOOLONG (36)");
-    assert_cut(&entry(&path), &shown);
+    let shown = shown_path(&path, ENAMETOOLONG);
+    assert_cut(&path, &shown);
 }
 
 #[test]
 fn a_long_path_of_control_characters_is_cut_between_escapes() {
-    for offset in 0..4 {
-        // Newlines after `offset` plain bytes, so the cut meets an escape at every phase.
+    for offset in 0..2 {
+        // Newlines after `offset` plain bytes, so the cut meets an escape at either phase.
         let mut path = b"/nonexistent/".to_vec();
         path.extend(std::iter::repeat_n(b'a', offset));
-        path.extend(std::iter::repeat_n(b'\n', 300));
-        let shown = shown_entry(&path, "open", "ENOENT (2)");
-        assert_cut(&entry(&path), &shown);
+        path.extend(std::iter::repeat_n(b'\n', 2000));
+        let shown = shown_path(&path, ENOENT);
+        assert_cut(&path, &shown);
     }
 }
 
 #[test]
-fn an_entry_that_fits_is_shown_whole() {
-    // Exactly 256 bytes, `sleepy_mntns=` included: shown whole, without `...`.
+fn a_path_that_fits_is_shown_whole() {
+    // Exactly BUDGET bytes: shown whole, without `...`.
     let mut path = b"/nonexistent/".to_vec();
-    path.resize(BUDGET - b"sleepy_mntns=".len(), b'a');
-    assert_eq!(entry(&path).len(), BUDGET);
-    let shown = shown_entry(&path, "open", "ENOENT (2)");
+    path.resize(BUDGET, b'a');
     assert_eq!(
-        shown,
-        show(&entry(&path)),
-        "a 256-byte entry must not be cut"
+        shown_path(&path, ENOENT),
+        path,
+        "a {BUDGET}-byte path must not be cut"
     );
 
-    // With escapes: 256 input bytes, the last a newline, that print as 259: still whole, as
-    // the budget counts input bytes.
-    path.pop();
+    // With an escape: BUDGET - 1 input bytes, the last a newline, that show as BUDGET.
+    path.truncate(BUDGET - 2);
     path.push(b'\n');
-    assert_eq!(entry(&path).len(), BUDGET);
-    let shown = shown_entry(&path, "open", "ENOENT (2)");
     assert_eq!(
-        shown,
-        escaped_units(&entry(&path)).concat(),
-        "a 256-byte entry printing as 259 bytes must not be cut"
+        show(&shown_path(&path, ENOENT)),
+        show(&shown_units(&path).concat()),
+        "a path showing as {BUDGET} bytes must not be cut"
     );
 }
 
 #[test]
-fn an_entry_one_byte_over_is_cut() {
-    // 257 bytes: the first 256 shown, then `...`; the 256th is a whole escape.
+fn a_path_one_byte_over_is_cut() {
+    // BUDGET + 1 bytes: cut after BUDGET - 3, then `...`; the last shown unit is whole.
     let mut path = b"/nonexistent/".to_vec();
-    path.resize(BUDGET - b"sleepy_mntns=".len() - 1, b'a');
-    path.extend_from_slice(b"\"b");
-    assert_eq!(entry(&path).len(), BUDGET + 1);
-    let shown = shown_entry(&path, "open", "ENOENT (2)");
-    assert_cut(&entry(&path), &shown);
-    assert!(shown.ends_with("a\\x22..."), "{shown:?}");
+    path.resize(BUDGET - 4, b'a');
+    path.extend_from_slice(b"\x01b");
+    path.resize(BUDGET + 1, b'c');
+    let shown = shown_path(&path, ENOENT);
+    assert_cut(&path, &shown);
+    assert!(
+        shown.ends_with(b"a..."),
+        "{:?}",
+        show(&shown[shown.len() - 8..])
+    );
 }

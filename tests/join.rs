@@ -196,9 +196,8 @@ fn unprivileged_sleeper_joins_user_then_mount_namespace_of_unprivileged_holder()
     // Control: without the user namespace, nobody may not join that mount namespace.
     let mut command = sleeper_with(&[("sleepy_mntns", &mntns)]);
     command.uid(NOBODY).gid(NOBODY);
-    run_to_end(&mut command, "unprivileged sleeper without sleepy_userns").assert_failure(
-        &format!("mntnssandbox: join \"sleepy_mntns={mntns}\": EPERM (1)"),
-    );
+    run_to_end(&mut command, "unprivileged sleeper without sleepy_userns")
+        .assert_failure(&cannot_join("mount", &mntns, EPERM));
 
     let mut command = sleeper_with(&[("sleepy_userns", &userns), ("sleepy_mntns", &mntns)]);
     command.uid(NOBODY).gid(NOBODY);
@@ -237,14 +236,113 @@ fn unprivileged_sleeper_joins_user_then_mount_namespace_of_unprivileged_holder()
 }
 
 #[test]
-fn unprivileged_join_of_roots_mount_namespace_is_eperm() {
-    if skip_unless_root("unprivileged_join_of_roots_mount_namespace_is_eperm") {
+fn unprivileged_open_of_roots_holders_namespace_is_eacces() {
+    if skip_unless_root("unprivileged_open_of_roots_holders_namespace_is_eacces") {
         return;
     }
-    let mut command = sleeper_with(&[("sleepy_mntns", "/proc/self/ns/mnt")]);
+    // Nobody may not open the namespace files of a process it could not ptrace.
+    let holder = mount_holder();
+    let mntns = holder.ns_path("mnt");
+    let mut command = sleeper_with(&[("sleepy_mntns", &mntns)]);
     command.uid(NOBODY).gid(NOBODY);
     run_to_end(&mut command, "unprivileged sleeper")
-        .assert_failure("mntnssandbox: join \"sleepy_mntns=/proc/self/ns/mnt\": EPERM (1)");
+        .assert_failure(&invalid_reference("mount", &mntns, EACCES));
+}
+
+#[test]
+fn joining_the_mount_namespace_it_is_in_succeeds_without_privileges() {
+    if skip_unless_root("joining_the_mount_namespace_it_is_in_succeeds_without_privileges") {
+        return;
+    }
+    // setns(2) says EPERM (nobody lacks CAP_SYS_ADMIN), but the sleeper is already there.
+    let mut command = sleeper_with(&[("sleepy_mntns", "/proc/self/ns/mnt")]);
+    command.uid(NOBODY).gid(NOBODY);
+    let mut sleeper = spawn(
+        &mut command,
+        "unprivileged sleeper in its own mount namespace",
+    );
+    sleeper.expect_ok();
+    assert_eq!(ns_link(sleeper.pid(), "mnt"), ns_link("self", "mnt"));
+    assert_asleep(sleeper.pid());
+}
+
+#[test]
+fn joining_the_user_namespace_it_is_in_succeeds() {
+    // setns(2) refuses the caller's own user namespace with EINVAL; the sleeper goes on.
+    let mut sleeper = spawn(
+        &mut sleeper_with(&[
+            ("sleepy_userns", "/proc/self/ns/user"),
+            ("sleepy_mntns", "/proc/self/ns/mnt"),
+        ]),
+        "sleeper told to join its own user namespace",
+    );
+    if !is_root() {
+        // Unprivileged, the mount namespace is its own too: still OK.
+        eprintln!("(not root: the mount namespace join is the own-namespace case as well)");
+    }
+    sleeper.expect_ok();
+    assert_eq!(ns_link(sleeper.pid(), "user"), ns_link("self", "user"));
+    assert_asleep(sleeper.pid());
+}
+
+#[test]
+fn inside_a_user_namespace_joining_its_own_user_and_mount_namespaces_succeeds() {
+    if skip_unless_root(
+        "inside_a_user_namespace_joining_its_own_user_and_mount_namespaces_succeeds",
+    ) {
+        return;
+    }
+    // As `mntns --userns` run inside `podman unshare`: nobody's own user namespace (EINVAL)
+    // and a mount namespace owned by the initial user namespace (EPERM), both already its own.
+    let mut command = Command::new("setpriv");
+    command
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .args(["unshare", "--user", "--map-root-user"])
+        .arg(binary())
+        .env_clear()
+        .env("sleepy_userns", "/proc/self/ns/user")
+        .env("sleepy_mntns", "/proc/self/ns/mnt")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut sleeper = spawn(&mut command, "sleeper inside a user namespace of nobody's");
+    sleeper.expect_ok();
+    assert_ne!(ns_link(sleeper.pid(), "user"), ns_link("self", "user"));
+    assert_eq!(ns_link(sleeper.pid(), "mnt"), ns_link("self", "mnt"));
+    assert_asleep(sleeper.pid());
+}
+
+#[test]
+fn the_capability_sets_are_empty_after_ok() {
+    if skip_unless_root("the_capability_sets_are_empty_after_ok") {
+        return;
+    }
+    // Started by root with an ambient capability too, which the kernel drops with the
+    // permitted and inheritable ones.
+    let holder = mount_holder();
+    let mut command = Command::new("setpriv");
+    command
+        .args(["--inh-caps", "+sys_admin", "--ambient-caps", "+sys_admin"])
+        .arg(binary())
+        .env_clear()
+        .env("sleepy_mntns", holder.ns_path("mnt"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut sleeper = spawn(
+        &mut command,
+        "sleeper started by root with an ambient capability",
+    );
+    sleeper.expect_ok();
+    let pid = sleeper.pid();
+    for set in ["CapEff", "CapPrm", "CapInh", "CapAmb"] {
+        assert_eq!(proc_field(pid, "status", set), "0000000000000000", "{set}");
+    }
+    // Still what a root host reads through.
+    let marker = std::fs::read_to_string(format!("/proc/{pid}/root/mnt/marker"))
+        .expect("read the marker through /proc/<sleeper>/root");
+    assert_eq!(marker, "hello\n");
+    assert_asleep(pid);
 }
 
 #[test]
@@ -255,7 +353,7 @@ fn write_ok_to_a_closed_stdout_is_ebadf() {
     let mut command = sleeper_with(&[("sleepy_mntns", "/proc/self/ns/mnt")]);
     close_in_child(&mut command, 1);
     run_to_end(&mut command, "sleeper with stdout closed")
-        .assert_failure("mntnssandbox: write OK: EBADF (9)");
+        .assert_failure("package mntnssandbox: cannot write OK: Bad file descriptor");
 }
 
 #[test]
@@ -266,5 +364,5 @@ fn write_ok_to_a_pipe_without_reader_is_epipe_not_sigpipe() {
     let mut command = sleeper_with(&[("sleepy_mntns", "/proc/self/ns/mnt")]);
     broken_pipe_as_stdout(&mut command);
     run_to_end(&mut command, "sleeper with a broken stdout pipe")
-        .assert_failure("mntnssandbox: write OK: EPIPE (32)");
+        .assert_failure("package mntnssandbox: cannot write OK: Broken pipe");
 }

@@ -91,29 +91,57 @@ fn lifeline_ignores_data_and_exits_zero_soon_after_its_holder_is_killed() {
     assert_eq!(show(&outcome.stderr), "", "stderr");
 }
 
-#[test]
-fn lifeline_on_dev_null_exits_zero_right_after_ok() {
-    if skip_unless_root("lifeline_on_dev_null_exits_zero_right_after_ok") {
-        return;
-    }
+/// A lifeline on anything but a pipe or a socket is no lifeline: lxkns gives `/dev/null`, and
+/// a `sleepy_lifeline` its host inherited must not end the sleeper.
+fn stays_asleep_with_lifeline_on(stdin: Stdio, what: &str) {
     let mut command = sleeper_with(&[
         ("sleepy_mntns", "/proc/self/ns/mnt"),
-        ("sleepy_lifeline", "yes"),
+        ("sleepy_lifeline", "1"),
     ]);
-    let outcome = run_to_end(&mut command, "sleeper with a lifeline on /dev/null");
-    assert_eq!(show(&outcome.stdout), "OK\n", "stdout");
-    assert_eq!(show(&outcome.stderr), "", "stderr");
+    command.stdin(stdin);
+    let mut sleeper = spawn(&mut command, what);
+    sleeper.expect_ok();
+    let before = rchar(sleeper.pid());
+    // Watching for something that must not happen: give it the quiet period to exit.
     assert_eq!(
-        outcome.status.code(),
-        Some(0),
-        "status {:?}",
-        outcome.status
+        show(&sleeper.stdout.news_within_quiet_period()),
+        "",
+        "stdout"
     );
+    assert_eq!(
+        sleeper.exited(),
+        None,
+        "{what}: the sleeper must keep sleeping"
+    );
+    assert_asleep(sleeper.pid());
+    assert_eq!(
+        rchar(sleeper.pid()),
+        before,
+        "{what}: it never read its stdin"
+    );
+    assert_eq!(show(&sleeper.stderr.bytes), "", "stderr");
 }
 
 #[test]
-fn lifeline_on_a_closed_stdin_is_ebadf_after_ok() {
-    if skip_unless_root("lifeline_on_a_closed_stdin_is_ebadf_after_ok") {
+fn a_lifeline_on_dev_null_is_no_lifeline() {
+    if skip_unless_root("a_lifeline_on_dev_null_is_no_lifeline") {
+        return;
+    }
+    stays_asleep_with_lifeline_on(Stdio::null(), "sleeper with a lifeline on /dev/null");
+}
+
+#[test]
+fn a_lifeline_on_a_regular_file_is_no_lifeline() {
+    if skip_unless_root("a_lifeline_on_a_regular_file_is_no_lifeline") {
+        return;
+    }
+    let file = std::fs::File::open("/proc/self/exe").expect("open a regular file");
+    stays_asleep_with_lifeline_on(file.into(), "sleeper with a lifeline on a regular file");
+}
+
+#[test]
+fn a_lifeline_on_a_closed_stdin_is_no_lifeline() {
+    if skip_unless_root("a_lifeline_on_a_closed_stdin_is_no_lifeline") {
         return;
     }
     let mut command = sleeper_with(&[
@@ -121,12 +149,40 @@ fn lifeline_on_a_closed_stdin_is_ebadf_after_ok() {
         ("sleepy_lifeline", "1"),
     ]);
     close_in_child(&mut command, 0);
-    let outcome = run_to_end(&mut command, "sleeper with a lifeline and stdin closed");
-    outcome.assert_failure_after_ok("mntnssandbox: read lifeline: EBADF (9)");
+    let mut sleeper = spawn(&mut command, "sleeper with a lifeline and stdin closed");
+    sleeper.expect_ok();
+    assert_eq!(
+        show(&sleeper.stdout.news_within_quiet_period()),
+        "",
+        "stdout"
+    );
+    assert_eq!(sleeper.exited(), None, "the sleeper must keep sleeping");
+    assert_asleep(sleeper.pid());
+}
+
+#[test]
+fn a_lifeline_on_a_socket_ends_the_sleep_at_eof() {
+    if skip_unless_root("a_lifeline_on_a_socket_ends_the_sleep_at_eof") {
+        return;
+    }
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    let mut command = sleeper_with(&[
+        ("sleepy_mntns", "/proc/self/ns/mnt"),
+        ("sleepy_lifeline", "1"),
+    ]);
+    command.stdin(std::os::fd::OwnedFd::from(theirs));
+    let mut sleeper = spawn(&mut command, "sleeper with a lifeline on a socket");
+    drop(command);
+    sleeper.expect_ok();
+    assert_asleep(sleeper.pid());
+    assert_eq!(sleeper.exited(), None, "asleep while we hold our end");
+    drop(ours);
+    let status = sleeper.wait_exit_within(DEADLINE, "the sleeper to exit on the socket's EOF");
+    assert_eq!(status.code(), Some(0), "status {status:?}");
 }
 
 /// The lifeline is a blocking read: a non-blocking stdin (a host's mistake) is not slept on but
-/// fails at once, after the handshake, with EAGAIN (which the sleeper shows by number).
+/// fails at once, after the handshake, with EAGAIN.
 #[test]
 fn lifeline_on_a_non_blocking_stdin_fails_at_once_after_ok() {
     if skip_unless_root("lifeline_on_a_non_blocking_stdin_fails_at_once_after_ok") {
@@ -142,7 +198,10 @@ fn lifeline_on_a_non_blocking_stdin_fails_at_once_after_ok() {
     // We hold the write end throughout: no EOF, nothing to read.
     let outcome = run_to_end(&mut command, "sleeper on a non-blocking lifeline");
     drop(writer);
-    outcome.assert_failure_after_ok("mntnssandbox: read lifeline: errno (11)");
+    outcome.assert_failure_after_ok(&format!(
+        "package mntnssandbox: cannot read lifeline: {}",
+        strerror(EAGAIN)
+    ));
 }
 
 /// Without a (non-empty) lifeline, the sleeper outlives EOF on its stdin; the same setup with a

@@ -232,3 +232,46 @@ fn lifeline_eof_ends_pid1_with_status_0() {
     );
     assert_eq!(show(&unshare.stdout.bytes), "OK\n", "stdout");
 }
+
+/// A holder container under default capabilities (podman's, a pod's infra container): PID 1
+/// without CAP_SYS_ADMIN, told to join its own mount namespace, which setns(2) refuses
+/// (EPERM) but it is already in.
+#[test]
+fn pid1_without_cap_sys_admin_joins_its_own_mount_namespace() {
+    if skip_unless_root("pid1_without_cap_sys_admin_joins_its_own_mount_namespace") {
+        return;
+    }
+    let mut command = Command::new("unshare");
+    command
+        .args(["--pid", "--fork", "--kill-child", "--mount-proc"])
+        .args(["setpriv", "--bounding-set", "-sys_admin", "--"])
+        .arg(binary())
+        .env_clear()
+        .env("sleepy_mntns", "/proc/self/ns/mnt")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut unshare = spawn(&mut command, "PID 1 without CAP_SYS_ADMIN");
+    unshare.expect_ok();
+    let sleeper = wait_until(DEADLINE, "unshare's forked child (the sleeper)", || {
+        children(unshare.pid()).first().copied()
+    });
+    let nspid = proc_field(sleeper, "status", "NSpid");
+    assert_eq!(nspid.split_whitespace().last(), Some("1"), "PID 1");
+    const CAP_SYS_ADMIN: u32 = 21;
+    let bounding = u64::from_str_radix(&proc_field(sleeper, "status", "CapBnd"), 16)
+        .expect("hexadecimal CapBnd");
+    assert_eq!(
+        bounding >> CAP_SYS_ADMIN & 1,
+        0,
+        "CAP_SYS_ADMIN not in {bounding:x}"
+    );
+    assert_ne!(
+        ns_link(sleeper, "mnt"),
+        ns_link("self", "mnt"),
+        "its own mount namespace, made by unshare --mount-proc"
+    );
+    assert_eq!(proc_field(sleeper, "status", "CapEff"), "0000000000000000");
+    assert_asleep(sleeper);
+    assert_eq!(show(&unshare.stderr.bytes), "", "stderr");
+}

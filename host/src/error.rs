@@ -43,7 +43,8 @@ pub enum Error {
     #[error("{} ({status})", refusal(.message))]
     NamespaceRefused {
         /// What the sleeper wrote to stderr, trailing newline removed (normally one line such
-        /// as `mntnssandbox: open "sleepy_mntns=/x": ENOENT (2)`).
+        /// as `package mntnssandbox: invalid mount namespace reference "/x": No such file or
+        /// directory`).
         message: String,
         /// How the sleeper ended (exit status 66 for a refusal).
         status: ExitStatus,
@@ -209,12 +210,12 @@ fn too_large(size: u64, max_bytes: u64, grew: bool) -> String {
     }
 }
 
-/// The sleeper's own line without its `mntnssandbox: ` prefix, or a placeholder.
+/// The sleeper's own line without its `package mntnssandbox: ` prefix, or a placeholder.
 fn refusal(message: &str) -> String {
     let message = message.trim_end();
     if message.is_empty() {
         "sleeper exited without a handshake or a message".to_owned()
-    } else if let Some(own) = message.strip_prefix("mntnssandbox: ") {
+    } else if let Some(own) = message.strip_prefix("package mntnssandbox: ") {
         own.to_owned()
     } else {
         format!("sleeper failed: {message}")
@@ -314,12 +315,23 @@ mod tests {
     fn refusal_drops_the_sleeper_prefix() {
         use std::os::unix::process::ExitStatusExt;
         let error = Error::NamespaceRefused {
-            message: "mntnssandbox: open \"sleepy_mntns=/x\": ENOENT (2)\n".into(),
+            message: "package mntnssandbox: invalid mount namespace reference \"/x\": \
+                      No such file or directory\n"
+                .into(),
             status: ExitStatus::from_raw(66 << 8),
         };
         assert_eq!(
             error.to_string(),
-            r#"open "sleepy_mntns=/x": ENOENT (2) (exit status: 66)"#
+            r#"invalid mount namespace reference "/x": No such file or directory (exit status: 66)"#
+        );
+        // A line without the prefix is not the sleeper's: shown as it came.
+        let other = Error::NamespaceRefused {
+            message: "mntnssandbox: something else\n".into(),
+            status: ExitStatus::from_raw(66 << 8),
+        };
+        assert_eq!(
+            other.to_string(),
+            "sleeper failed: mntnssandbox: something else (exit status: 66)"
         );
     }
 

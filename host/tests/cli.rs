@@ -80,7 +80,8 @@ fn errors_are_one_line_with_path_and_errno() {
     assert_eq!(status.code(), Some(1));
     assert_eq!(
         err,
-        "mntns: open \"sleepy_mntns=/nonexistent-ns\": ENOENT (2) (exit status: 66)\n"
+        "mntns: invalid mount namespace reference \"/nonexistent-ns\": No such file or directory \
+         (exit status: 66)\n"
     );
     // A missing sleeper, for `hold`, which always keeps one (cat and ls as root need none).
     let dir = TempDir::new("cli");
@@ -143,7 +144,8 @@ fn unprivileged_user_reads_its_own_container() {
     let (status, _, err) = run(mntns_as(NOBODY, &["cat", &pid, "/file"]));
     assert_eq!(status.code(), Some(1));
     assert!(
-        err.starts_with("mntns: join \"sleepy_mntns=") && err.contains("EPERM"),
+        err.starts_with("mntns: cannot join mount namespace using reference ")
+            && err.contains("Operation not permitted"),
         "{err}"
     );
 }

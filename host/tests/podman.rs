@@ -13,10 +13,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// What the sleeper needs as a holder container until it joins its own mount namespace
-/// without CAP_SYS_ADMIN (the lxkns-compatibility issue): drop this then, and the note in
-/// README.md ("In a container image").
-const UNTIL_HOLDING_NEEDS_NO_CAP_SYS_ADMIN: &[&str] = &["--cap-add", "SYS_ADMIN"];
+/// CAP_SYS_ADMIN's bit in the capability masks of /proc/<pid>/status.
+const CAP_SYS_ADMIN: u64 = 1 << 21;
+
+/// A capability mask (`CapBnd`, `CapEff`, ...) of a process.
+fn capability_mask(pid: &str, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let hex = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
+    u64::from_str_radix(hex.trim(), 16).expect("a hexadecimal mask")
+}
 
 /// podman's kill timeout is 10 s; a holder that handles SIGTERM ends in a fraction of that.
 const STOP_BUDGET: Duration = Duration::from_secs(3);
@@ -139,11 +147,18 @@ fn the_scratch_image_holds_under_podman_and_mntns_reads_a_container() {
         context.to_str().expect("UTF-8 path"),
     ]);
     let mut run_holder = vec!["run", "--detach", "--name", "holder", "--network", "none"];
-    run_holder.extend(UNTIL_HOLDING_NEEDS_NO_CAP_SYS_ADMIN);
     run_holder.push("localhost/mntnssandbox-holder");
     podman.ok(&run_holder);
     podman.wait_for_ok("holder");
     assert_eq!(podman.inspect("holder", "{{.State.Status}}"), "running");
+    // Under the engine's default capabilities: no CAP_SYS_ADMIN to be had, and none kept.
+    let holder = podman.inspect("holder", "{{.State.Pid}}");
+    assert_eq!(capability_mask(&holder, "CapBnd") & CAP_SYS_ADMIN, 0);
+    assert_eq!(
+        capability_mask(&holder, "CapEff"),
+        0,
+        "the holder kept capabilities"
+    );
 
     let started = Instant::now();
     podman.ok(&["stop", "--time", "10", "holder"]);
@@ -179,7 +194,6 @@ fn the_scratch_image_holds_under_podman_and_mntns_reads_a_container() {
         "localhost/tiny-rootfs",
     ]);
     let mut run_tiny = vec!["run", "--detach", "--name", "tiny", "--network", "none"];
-    run_tiny.extend(UNTIL_HOLDING_NEEDS_NO_CAP_SYS_ADMIN);
     run_tiny.extend(["--env", "sleepy_mntns=/proc/self/ns/mnt"]);
     run_tiny.extend(["localhost/tiny-rootfs", "/sleeper"]);
     podman.ok(&run_tiny);

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 /// The size no sleeper build may exceed, on x86_64 (gnu and musl) and aarch64.
-pub const SIZE_BUDGET: u64 = 2048;
+pub const SIZE_BUDGET: u64 = 3072;
 
 pub const ET_EXEC: u16 = 2;
 pub const PT_DYNAMIC: u32 = 2;

@@ -46,6 +46,7 @@ mod sys {
         pub fn dup2(old: c_int, new: c_int) -> c_int;
         pub fn close(fd: c_int) -> c_int;
         pub fn fcntl(fd: c_int, cmd: c_int, ...) -> c_int;
+        pub fn strerror(errnum: c_int) -> *const c_char;
     }
 }
 
@@ -72,6 +73,45 @@ pub fn skip_unless_root(test: &str) -> bool {
         true
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// lxkns' failure lines.
+
+/// glibc's strerror(3) text for `errno`, the one lxkns' sleeper prints.
+pub fn strerror(errno: i32) -> String {
+    // SAFETY: glibc's strerror returns a valid NUL-terminated string for any number, which
+    // stays valid until the next call; it is copied at once (tests calling it concurrently
+    // only ever read the static texts of known numbers).
+    unsafe { std::ffi::CStr::from_ptr(sys::strerror(errno)) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The line lxkns' own sleeper writes (without the newline) when open(2) of the `kind`
+/// (`user` or `mount`) namespace reference `path` fails with `errno`.
+pub fn invalid_reference(kind: &str, path: &str, errno: i32) -> String {
+    format!(
+        "package mntnssandbox: invalid {kind} namespace reference \"{path}\": {}",
+        strerror(errno)
+    )
+}
+
+/// The line lxkns' own sleeper writes (without the newline) when setns(2) fails.
+pub fn cannot_join(kind: &str, path: &str, errno: i32) -> String {
+    format!(
+        "package mntnssandbox: cannot join {kind} namespace using reference \"{path}\": {}",
+        strerror(errno)
+    )
+}
+
+pub const ENOENT: i32 = 2;
+pub const EPERM: i32 = 1;
+pub const EBADF: i32 = 9;
+pub const EAGAIN: i32 = 11;
+pub const EACCES: i32 = 13;
+pub const EINVAL: i32 = 22;
+pub const EPIPE: i32 = 32;
+pub const ENAMETOOLONG: i32 = 36;
 
 // ---------------------------------------------------------------------------------------------
 // Output streams read with bounded waits.

@@ -1,0 +1,3 @@
+module github.com/mntnssandbox/lxkns-host
+
+go 1.19
