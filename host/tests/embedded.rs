@@ -27,7 +27,7 @@ fn the_embedded_sleeper_is_this_source_built_for_this_target() {
     }
     assert!(EMBEDDED_SLEEPER.starts_with(b"\x7fELF"));
     assert!(
-        EMBEDDED_SLEEPER.len() <= 2048,
+        EMBEDDED_SLEEPER.len() <= 3072,
         "embedded sleeper: {} bytes",
         EMBEDDED_SLEEPER.len()
     );

@@ -71,7 +71,8 @@ fn spawn_ok_and_refused() {
     match &error {
         Error::NamespaceRefused { message, status } => {
             assert!(
-                message.contains("/nonexistent/ns") && message.contains("ENOENT"),
+                message.contains("/nonexistent/ns")
+                    && message.contains("No such file or directory"),
                 "{message:?}"
             );
             assert_eq!(status.code(), Some(FAILURE_EXIT_STATUS), "{error}");
