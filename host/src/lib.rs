@@ -71,6 +71,7 @@ mod nsref;
 mod policy;
 mod privilege;
 mod sandbox;
+mod slots;
 mod spawn;
 
 pub use error::{errno_name, Error, OsError};

@@ -13,6 +13,7 @@ pub use dir::{DirEntry, FileKind};
 use crate::child::Child;
 use crate::error::{from_errno, Error};
 use crate::fd::{lend, own};
+use crate::slots::Lease;
 use crate::ReadPolicy;
 use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -70,6 +71,8 @@ pub struct Sandbox {
     holder: Holder,
     root: OwnedFd,
     policy: ReadPolicy,
+    /// Keeps the spawner's low descriptor slots while any sandbox is alive (slots.rs).
+    _lease: Lease,
 }
 
 /// How a [`Sandbox`] holds its mount namespace; chosen with
@@ -104,6 +107,7 @@ impl Sandbox {
             },
             root,
             policy: ReadPolicy::new(),
+            _lease: Lease::take(),
         }
     }
 
@@ -114,6 +118,7 @@ impl Sandbox {
             },
             root,
             policy: ReadPolicy::new(),
+            _lease: Lease::take(),
         }
     }
 
