@@ -70,6 +70,7 @@ mod launch;
 mod nsref;
 mod policy;
 mod privilege;
+mod reaper;
 mod sandbox;
 mod slots;
 mod spawn;
