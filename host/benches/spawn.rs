@@ -1,7 +1,8 @@
 //! The spawn benchmark: how fast a sleeper says `OK`, through the host crate and without it,
 //! against the least a process can do (the *floor*, benches/floor.rs, laid out like the
 //! sleeper), `nsenter`, and spawning from a host that holds 4 GiB; and what holding 1,000 costs,
-//! from the memory cgroup.
+//! from the memory cgroup; and what holding sandboxes on 5,000 distinct mount namespaces by their
+//! descriptors costs, per namespace and per spawn as more are held.
 //!
 //! ```text
 //! cargo bench -p mntnssandbox-host --bench spawn [-- --quick] [-- --json FILE]
@@ -18,8 +19,9 @@
 //! the figures.
 //!
 //! Rooms: `harness` (the namespace, the ways to spawn, one timed measurement), `candidates`
-//! (the rows), `worker` (the 4 GiB host), `scale` (1,000 held) and `cgroup` (its memory),
-//! `stats`, `report` (table and JSON), `prepare` (sleeper, floor, machine).
+//! (the rows), `worker` (the 4 GiB host), `scale` (1,000 held), `namespaces` (5,000 distinct
+//! namespaces held by fds) and `cgroup` (their memory), `stats`, `report` (table and JSON),
+//! `prepare` (sleeper, floor, machine).
 
 #[path = "spawn/candidates.rs"]
 mod candidates;
@@ -27,6 +29,8 @@ mod candidates;
 mod cgroup;
 #[path = "spawn/harness.rs"]
 mod harness;
+#[path = "spawn/namespaces.rs"]
+mod namespaces;
 #[path = "spawn/prepare.rs"]
 mod prepare;
 #[path = "spawn/report.rs"]
@@ -40,6 +44,7 @@ mod worker;
 
 use candidates::Where;
 use harness::{measure, How, NamespaceHolder};
+use namespaces::{hold_namespaces, NamespaceScale, Namespaces, NAMESPACES};
 use scale::{hold_many, Scale, HELD};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -56,6 +61,8 @@ struct Mode {
     pre_exec_every: usize,
     /// How often the scale figures are taken (each: 1,000 held of every kind).
     scale_reps: usize,
+    /// How often the 5,000 namespaces are held (each: by the sleeper path and the thread path).
+    namespace_reps: usize,
 }
 
 const FULL: Mode = Mode {
@@ -63,6 +70,7 @@ const FULL: Mode = Mode {
     rounds: 2000,
     pre_exec_every: 40,
     scale_reps: 5,
+    namespace_reps: 3,
 };
 
 const QUICK: Mode = Mode {
@@ -70,6 +78,7 @@ const QUICK: Mode = Mode {
     rounds: 200,
     pre_exec_every: 50,
     scale_reps: 1,
+    namespace_reps: 1,
 };
 
 const USAGE: &str = "usage: spawn [--quick] [--json FILE]";
@@ -84,6 +93,10 @@ fn main() {
                 let sleeper = args.next().expect("--worker SLEEPER NAMESPACE");
                 harness::set_namespace(args.next().expect("--worker SLEEPER NAMESPACE"));
                 std::process::exit(worker::worker(Path::new(&sleeper)));
+            }
+            "--namespaces" => {
+                let count = args.next().expect("--namespaces COUNT");
+                std::process::exit(namespaces::helper(count.parse().expect("a count")));
             }
             "--quick" => quick = true,
             "--json" => json = Some(PathBuf::from(args.next().expect("--json FILE"))),
@@ -124,6 +137,7 @@ fn run(mode: &Mode, json: Option<&Path>) {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|status| status.success());
+    harness::check_paths();
     let mut rows = candidates::rows(&sleeper, &floor, nsenter, mode.pre_exec_every);
 
     worker.ready();
@@ -171,7 +185,7 @@ fn run(mode: &Mode, json: Option<&Path>) {
     let worker_vm_rss_kib = worker.vm_rss_kib;
     drop(worker);
 
-    let (fd_soft, fd_hard) = scale::fd_limit();
+    let (fd_soft, fd_hard) = scale::raise_fd_limit((HELD * 4).max(NAMESPACES * 2) + 64);
     let memory = cgroup::MemoryCgroup::create();
     let memory_source = match &memory {
         Ok(cgroup) => cgroup.describe.clone(),
@@ -194,6 +208,32 @@ fn run(mode: &Mode, json: Option<&Path>) {
             hold_many(&kinds[kind].1, memory.as_ref().ok(), &mut scales[kind]);
         }
     }
+
+    let distinct = Namespaces::start(NAMESPACES);
+    eprintln!(
+        "scale: {NAMESPACES} distinct mount namespaces made by a helper in {:.1} s; held by fds, \
+         {} times each way",
+        distinct.seconds, mode.namespace_reps
+    );
+    let ways = [
+        ("crate-detached", How::CrateDetached(sleeper.clone())),
+        ("crate-thread", How::CrateThread(sleeper.clone())),
+    ];
+    let mut namespace_scales: Vec<NamespaceScale> =
+        ways.iter().map(|_| NamespaceScale::default()).collect();
+    let mut way_order: Vec<usize> = (0..ways.len()).collect();
+    for _ in 0..mode.namespace_reps {
+        random.shuffle(&mut way_order);
+        for &way in &way_order {
+            hold_namespaces(
+                &ways[way].1,
+                &distinct,
+                memory.as_ref().ok(),
+                &mut namespace_scales[way],
+            );
+        }
+    }
+    drop(distinct);
     drop(memory);
 
     let report = report::Report {
@@ -203,6 +243,11 @@ fn run(mode: &Mode, json: Option<&Path>) {
         namespace: harness::namespace(),
         rows: &rows,
         scale: kinds.iter().map(|(name, _)| *name).zip(scales).collect(),
+        namespaces: ways
+            .iter()
+            .map(|(name, _)| *name)
+            .zip(namespace_scales)
+            .collect(),
         memory_source,
         sleeper_bytes: prepare::file_size(&sleeper),
         floor_bytes: prepare::file_size(&floor),

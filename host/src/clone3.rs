@@ -13,6 +13,11 @@
 //! system calls only: no allocation, no locks, no Rust drop glue. If execve fails, the child
 //! writes the errno into the plan, which we read once it has exited.
 //!
+//! The child shares our descriptor table too (`CLONE_FILES`) where the kernel lets it take a
+//! table of its own holding only the few it needs (`close_range(K, ~0, CLOSE_RANGE_UNSHARE)`,
+//! Linux 5.9; slots.rs puts them below K): so a spawn costs the same whether this process holds
+//! ten descriptors or ten thousand, where a plain clone would copy them all into the child.
+//!
 //! The exit signal is SIGCHLD, as with fork: execve(2) would make it SIGCHLD anyway. So a host
 //! that ignores SIGCHLD (or sets `SA_NOCLDWAIT`) has the kernel reap the sleeper, and a host
 //! that reaps any child (`waitpid(-1)`) may take its status; child.rs then reads the status
@@ -28,7 +33,9 @@ const CLONE_VM: u64 = 0x100;
 const CLONE_VFORK: u64 = 0x4000;
 const CLONE_PIDFD: u64 = 0x1000;
 const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+const CLONE_FILES: u64 = 0x400;
 const FLAGS: u64 = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_CLEAR_SIGHAND;
+const CLOSE_RANGE_UNSHARE: c_long = 1 << 1;
 
 /// The child's stack: it makes a handful of system calls through libc's `syscall`, so a few
 /// hundred bytes would do; musl's posix_spawn gives its child 5 KiB of the caller's stack.
@@ -87,8 +94,12 @@ struct Shared {
     envp: *const *const c_char,
     /// For fd 0, 1 and 2: the descriptor to dup there (all ≥ 3, so no dup3 clobbers another).
     fds: [c_int; 3],
+    /// With `CLONE_FILES`: the child keeps our descriptors below this one only; else -1.
+    keep_below: c_int,
     /// 0, or the errno of the step that failed in the child.
     errno: c_int,
+    /// Whether that step was taking a descriptor table of its own.
+    unshare_failed: c_int,
 }
 
 /// Why no child runs.
@@ -101,23 +112,40 @@ pub(crate) enum Failure {
     /// The child could not run the program (execve or dup3 failed: ENOENT, EACCES, ...).
     /// The child has exited; its pidfd is given back so that it is reaped.
     Exec(io::Error, OwnedFd),
+    /// The child could not take a descriptor table of its own (close_range refused: a kernel
+    /// before 5.9, or a seccomp filter): spawn without sharing ours. The child has exited
+    /// without touching any descriptor; its pidfd is given back so that it is reaped.
+    Unshare(io::Error, OwnedFd),
 }
 
 /// Runs `plan` with `stdio` as fds 0, 1 and 2 (each must be ≥ 3 and close-on-exec; they are
-/// dup'ed without the flag). Returns the child's PID and pidfd once it has exec'ed.
-pub(crate) fn spawn(plan: &Plan, stdio: [RawFd; 3]) -> Result<(u32, OwnedFd), Failure> {
+/// dup'ed without the flag). With `keep_below`, the child shares our descriptor table until it
+/// takes its own with only the descriptors below that number (which `stdio` must be). Returns
+/// the child's PID and pidfd once it has exec'ed.
+pub(crate) fn spawn(
+    plan: &Plan,
+    stdio: [RawFd; 3],
+    keep_below: Option<RawFd>,
+) -> Result<(u32, OwnedFd), Failure> {
     debug_assert!(stdio.iter().all(|&fd| fd > 2));
+    debug_assert!(keep_below.is_none_or(|below| stdio.iter().all(|&fd| fd < below)));
     let mut shared = Shared {
         program: plan.program.as_ptr(),
         argv: plan.argv.as_ptr(),
         envp: plan.envp.as_ptr(),
         fds: stdio,
+        keep_below: keep_below.unwrap_or(-1),
         errno: 0,
+        unshare_failed: 0,
     };
     let mut stack = ChildStack([MaybeUninit::uninit(); CHILD_STACK]);
     let mut pidfd: c_int = -1;
     let mut args = CloneArgs {
-        flags: FLAGS,
+        flags: if keep_below.is_some() {
+            FLAGS | CLONE_FILES
+        } else {
+            FLAGS
+        },
         pidfd: ptr::addr_of_mut!(pidfd) as u64,
         child_tid: 0,
         parent_tid: 0,
@@ -146,22 +174,51 @@ pub(crate) fn spawn(plan: &Plan, stdio: [RawFd; 3]) -> Result<(u32, OwnedFd), Fa
     // SAFETY: CLONE_PIDFD stored a new close-on-exec pidfd that nothing else owns.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     // SAFETY: the child has exec'ed or exited, so nothing writes `shared` any more.
-    let errno = unsafe { ptr::read_volatile(ptr::addr_of!(shared.errno)) };
+    let (errno, unshare_failed) = unsafe {
+        (
+            ptr::read_volatile(ptr::addr_of!(shared.errno)),
+            ptr::read_volatile(ptr::addr_of!(shared.unshare_failed)),
+        )
+    };
+    if unshare_failed != 0 {
+        return Err(Failure::Unshare(io::Error::from_raw_os_error(errno), pidfd));
+    }
     if errno != 0 {
         return Err(Failure::Exec(io::Error::from_raw_os_error(errno), pidfd));
     }
     Ok((result as u32, pidfd))
 }
 
-/// The child: unblock every signal (the dispositions were reset by CLONE_CLEAR_SIGHAND, but
-/// ignored ones stay ignored: SIGPIPE goes back to default, as std's `Command` does), move the
-/// descriptors into place, exec. Raw system calls only; `errno` is the calling thread's, which
-/// is suspended meanwhile, as in glibc's and musl's posix_spawn.
+/// The child: take a descriptor table of its own first if it shares ours (nothing below may
+/// touch ours: the dup3s would replace our 0, 1 and 2), unblock every signal (the dispositions
+/// were reset by CLONE_CLEAR_SIGHAND, but ignored ones stay ignored: SIGPIPE goes back to
+/// default, as std's `Command` does), move the descriptors into place, exec. Raw system calls
+/// only; `errno` is the calling thread's, which is suspended meanwhile, as in glibc's and
+/// musl's posix_spawn.
 #[inline(never)]
 extern "C" fn child_main(shared: *mut Shared) -> ! {
     // SAFETY: `shared` points at the parent's `Shared`, valid until we exec or exit; every call
     // below passes valid pointers or none, and none of them allocates or locks.
     unsafe {
+        let keep_below = ptr::addr_of!((*shared).keep_below).read();
+        if keep_below >= 0 {
+            let failed = sys(
+                libc::SYS_close_range,
+                [
+                    keep_below as c_long,
+                    c_long::from(!0u32),
+                    CLOSE_RANGE_UNSHARE,
+                    0,
+                ],
+            );
+            if failed != 0 {
+                ptr::addr_of_mut!((*shared).errno).write_volatile(failed);
+                ptr::addr_of_mut!((*shared).unshare_failed).write_volatile(1);
+                libc::syscall(libc::SYS_exit, 127);
+                #[allow(clippy::empty_loop)]
+                loop {}
+            }
+        }
         let empty_set: u64 = 0;
         let default_action: [u64; 4] = [0; 4]; // SIG_DFL, no flags, no restorer, empty mask
         let mut failed = sys(

@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// Set to `command` to spawn sleepers with `std::process::Command` (posix_spawn) rather than
 /// clone3, where clone3 misbehaves in some way other than being refused (a seccomp filter that
@@ -27,6 +27,10 @@ const COMMAND: u8 = 2;
 /// `Command` with a no-op `pre_exec`, which makes std fork and exec: glibc's posix_spawn
 /// itself uses clone3 and falls back only when that says ENOSYS, not EPERM.
 const FORK: u8 = 3;
+
+/// Whether the clone3 child may share our descriptor table until it takes its own with the few
+/// it needs (slots.rs); cleared for good once the kernel refuses that (close_range).
+static SHARE_FILES: AtomicBool = AtomicBool::new(true);
 
 /// A started sleeper, with our ends of its pipes.
 pub(crate) struct Launched {
@@ -153,7 +157,23 @@ fn launch_clone3(
         .map(|(name, value)| c_string([name.as_bytes(), b"=", value.as_bytes()].concat()))
         .collect::<Result<Vec<_>, _>>()?;
     let plan = Plan::new(path, arg0, env);
-    match clone3::spawn(&plan, stdio.map(|fd| fd.as_raw_fd())) {
+    let spawned = if SHARE_FILES.load(Ordering::Relaxed) {
+        let placed = crate::slots::place(stdio).map_err(|error| {
+            LaunchError::Setup("place the sleeper's stdio in low slots".into(), error)
+        })?;
+        match clone3::spawn(&plan, placed.fds, Some(placed.keep_below)) {
+            Err(Failure::Unshare(_, pidfd)) => {
+                drop(placed);
+                drop(Child::from_pidfd(0, pidfd));
+                SHARE_FILES.store(false, Ordering::Relaxed);
+                clone3::spawn(&plan, stdio.map(|fd| fd.as_raw_fd()), None)
+            }
+            spawned => spawned,
+        }
+    } else {
+        clone3::spawn(&plan, stdio.map(|fd| fd.as_raw_fd()), None)
+    };
+    match spawned {
         Ok((pid, pidfd)) => Ok(Some(Child::from_pidfd(pid, pidfd))),
         Err(Failure::Refused(errno)) => {
             let fallback = if errno == libc::EPERM { FORK } else { COMMAND };
@@ -161,7 +181,7 @@ fn launch_clone3(
             Ok(None)
         }
         Err(Failure::Clone(error)) => Err(LaunchError::Spawn(error)),
-        Err(Failure::Exec(error, pidfd)) => {
+        Err(Failure::Exec(error, pidfd)) | Err(Failure::Unshare(error, pidfd)) => {
             // Reaps the child, which exited after the failed exec.
             drop(Child::from_pidfd(0, pidfd));
             Err(LaunchError::Spawn(error))

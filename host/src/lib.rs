@@ -93,7 +93,9 @@ mod launch;
 mod nsref;
 mod policy;
 mod privilege;
+mod reaper;
 mod sandbox;
+mod slots;
 mod spawn;
 
 #[cfg(feature = "embedded-sleeper")]

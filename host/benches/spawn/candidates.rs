@@ -1,6 +1,6 @@
 //! The candidates: every row of the table, what it spawns, where, and what it is judged
-//! against. A new row (issue 12's `crate-detached`, `crate-thread`) is one more `Row::new` here
-//! and, if it spawns in a new way, one more `How` in harness.rs.
+//! against. A new row is one more `Row::new` here and, if it spawns in a new way, one more
+//! `How` in harness.rs.
 
 use crate::harness::How;
 use std::path::Path;
@@ -95,6 +95,20 @@ pub fn rows(sleeper: &Path, floor: &Path, nsenter: bool, pre_exec_every: usize) 
             Where::Here,
         )
         .judged("raw-command", 0.85),
+        Row::new(
+            "crate-detached",
+            "host crate, sleeper let go: fd-held sandbox (`.threads(false)`)",
+            How::CrateDetached(sleeper.to_owned()),
+            Where::Here,
+        )
+        .judged("raw-command", 0.90),
+        Row::new(
+            "crate-thread",
+            "host crate, thread path: fd-held sandbox, no process",
+            How::CrateThread(sleeper.to_owned()),
+            Where::Here,
+        )
+        .judged("raw-command", 0.30),
     ];
     if nsenter {
         rows.push(Row::new(

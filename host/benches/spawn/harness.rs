@@ -74,6 +74,12 @@ pub enum How {
     /// `Builder::new(NS).sleeper(path).spawn()` of the host crate: a held sleeper, to the
     /// sandbox ready for use.
     CrateHeld(PathBuf),
+    /// The same with `.threads(false)` and the default `Hold::Fds`: a sleeper spawned, joined,
+    /// let go; to the fd-held sandbox ready for use.
+    CrateDetached(PathBuf),
+    /// The default `Builder` as root: a thread of ours enters, no process; to the sandbox
+    /// ready for use.
+    CrateThread(PathBuf),
 }
 
 impl How {
@@ -134,7 +140,9 @@ pub fn command(how: &How) -> Command {
                 .args(["--", "sh", "-c", "echo OK; exec sleep 1000000"]);
             command
         }
-        How::CrateHeld(_) => unreachable!("the host crate spawns by itself"),
+        How::CrateHeld(_) | How::CrateDetached(_) | How::CrateThread(_) => {
+            unreachable!("the host crate spawns by itself")
+        }
     };
     command
         .stdin(Stdio::null())
@@ -143,20 +151,49 @@ pub fn command(how: &How) -> Command {
     command
 }
 
+/// The host crate's `Builder` for a `Crate*` way of spawning into the namespace at `mount`.
+pub fn builder(how: &How, mount: &str) -> Builder {
+    let (path, hold, threads) = match how {
+        How::CrateHeld(path) => (path, Hold::Sleeper, true),
+        How::CrateDetached(path) => (path, Hold::Fds, false),
+        How::CrateThread(path) => (path, Hold::Fds, true),
+        _ => unreachable!("not a host crate spawn: {how:?}"),
+    };
+    Builder::new(NamespaceRef::Path(mount.into()))
+        .hold(hold)
+        .threads(threads)
+        .sleeper(path)
+        .timeout(Duration::from_secs(10))
+}
+
+/// Checks that the thread path is what `CrateThread` measures and a sleeper what
+/// `CrateDetached` does: with no sleeper to run, only the thread path can succeed.
+pub fn check_paths() {
+    let missing = How::CrateThread(PathBuf::from("/nonexistent/mntnssandbox"));
+    if let Err(error) = builder(&missing, namespace()).spawn() {
+        panic!("crate-thread would not measure the thread path (are we root?): {error}");
+    }
+    let missing = How::CrateDetached(PathBuf::from("/nonexistent/mntnssandbox"));
+    assert!(
+        builder(&missing, namespace()).spawn().is_err(),
+        "crate-detached must spawn a sleeper"
+    );
+}
+
 /// Spawns once, waits for `OK\n`, reads the sleeping process's memory, kills and reaps it.
+/// Sandboxes held by fds have no process: their RSS and PSS are 0.
 pub fn measure(how: &How) -> Sample {
-    if let How::CrateHeld(path) = how {
-        let builder = Builder::new(NamespaceRef::Path(namespace().into()))
-            .hold(Hold::Sleeper)
-            .sleeper(path)
-            .timeout(Duration::from_secs(10));
+    if let How::CrateHeld(_) | How::CrateDetached(_) | How::CrateThread(_) = how {
+        let builder = builder(how, namespace());
         let start = Instant::now();
         let sandbox = builder
             .spawn()
-            .unwrap_or_else(|error| panic!("host crate spawn of {}: {error}", path.display()));
+            .unwrap_or_else(|error| panic!("host crate spawn ({how:?}): {error}"));
         let spawn_to_ok = start.elapsed();
-        let (rss_kib, pss_kib) =
-            memory(sandbox.pid().expect("held by a sleeper")).expect("smaps_rollup of the sleeper");
+        let (rss_kib, pss_kib) = match sandbox.pid() {
+            Some(pid) => memory(pid).expect("smaps_rollup of the sleeper"),
+            None => (0, 0),
+        };
         sandbox.close().expect("close the sandbox");
         return Sample {
             spawn_to_ok,

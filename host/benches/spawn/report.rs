@@ -1,6 +1,7 @@
 //! The report: a Markdown table on stdout and, with `--json FILE`, the figures as JSON.
 
 use crate::candidates::{find, Row};
+use crate::namespaces::{NamespaceScale, NAMESPACES, TENTH};
 use crate::prepare::Machine;
 use crate::scale::{Scale, HELD};
 use crate::stats::{median, paired_ratio, quantile};
@@ -15,6 +16,8 @@ pub struct Report<'a> {
     pub rows: &'a [Row],
     /// (name, how they were spawned, figures)
     pub scale: Vec<(&'static str, Scale)>,
+    /// (way, figures) for the 5,000 distinct namespaces held by fds; the first is the target's.
+    pub namespaces: Vec<(&'static str, NamespaceScale)>,
     pub memory_source: String,
     pub sleeper_bytes: u64,
     pub floor_bytes: u64,
@@ -24,6 +27,26 @@ pub struct Report<'a> {
 
 fn ratio(rows: &[Row], row: &Row, reference: &str) -> f64 {
     paired_ratio(&row.times, &find(rows, reference).times)
+}
+
+/// Targets for the 5,000 namespaces held by fds: KiB each, and last tenth over first tenth.
+const KIB_PER_NAMESPACE_TARGET: f64 = 8.0;
+const LAST_TO_FIRST_TARGET: f64 = 1.5;
+
+fn mark(value: f64, target: f64) -> &'static str {
+    if value <= target {
+        "✓"
+    } else {
+        "✗"
+    }
+}
+
+/// RSS or PSS of a row's process; none for sandboxes held by fds.
+fn kib(values: &[u64]) -> String {
+    match median_u64(values) {
+        0 => "—".into(),
+        kib => kib.to_string(),
+    }
 }
 
 fn median_u64(values: &[u64]) -> u64 {
@@ -86,8 +109,8 @@ impl Report<'_> {
                 quantile(&micros, 0.5),
                 quantile(&micros, 0.9),
                 ratio(self.rows, row, "floor"),
-                median_u64(&row.rss),
-                median_u64(&row.pss),
+                kib(&row.rss),
+                kib(&row.pss),
             );
         }
         let _ = writeln!(
@@ -105,6 +128,23 @@ impl Report<'_> {
                 median(&scale.cgroup_kernel_kib),
                 median(&scale.rss_kib),
                 median(&scale.pss_kib),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n| {NAMESPACES} distinct namespaces held by fds | per-spawn p50 µs | last/first {TENTH} (≤ {LAST_TO_FIRST_TARGET}) | cgroup KiB / namespace (≤ {KIB_PER_NAMESPACE_TARGET}) | of which kernel | fds open |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+        for (way, scale) in &self.namespaces {
+            let (ratio, kib) = (median(&scale.last_to_first), median(&scale.cgroup_kib));
+            let _ = writeln!(
+                out,
+                "| {way} | {:.0} | {ratio:.2} {} | {kib:.2} {} | {:.2} | {} |",
+                median(&scale.spawn_us),
+                mark(ratio, LAST_TO_FIRST_TARGET),
+                mark(kib, KIB_PER_NAMESPACE_TARGET),
+                median(&scale.cgroup_kernel_kib),
+                scale.fds_held.iter().max().copied().unwrap_or(0),
             );
         }
         let _ = writeln!(
@@ -164,6 +204,44 @@ impl Report<'_> {
                     "kernel_kib_per_process_cgroup": number(median(&figures.cgroup_kernel_kib)),
                     "rss_kib_per_process": number(median(&figures.rss_kib)),
                     "pss_kib_per_process": number(median(&figures.pss_kib)),
+                    "reps": figures.last_to_first.len(),
+                }),
+            );
+        }
+        // The target figures are the first way's (the sleeper path, `.threads(false)`); every
+        // way is also given whole under its name.
+        if let Some((_, target)) = self.namespaces.first() {
+            scale.insert("namespaces".into(), json!(NAMESPACES));
+            scale.insert(
+                "kib_per_namespace_held".into(),
+                number(median(&target.cgroup_kib)),
+            );
+            scale.insert(
+                "spawn_ratio_last_to_first".into(),
+                number(median(&target.last_to_first)),
+            );
+        }
+        scale.insert(
+            "namespaces_how".into(),
+            json!(format!(
+                "{NAMESPACES} distinct mount namespaces (made by a helper process, named \
+                 /proc/<helper>/fd/<n>), one sandbox each, all held at once by this process; \
+                 kib_per_namespace_held: (memory cgroup usage after - before) / {NAMESPACES}, \
+                 kernel included; spawn_ratio_last_to_first: median of the last {TENTH} \
+                 spawns' times over the median of the first {TENTH}; medians over repetitions"
+            )),
+        );
+        for (way, figures) in &self.namespaces {
+            scale.insert(
+                format!("{way}-{NAMESPACES}"),
+                json!({
+                    "spawn_p50_us": number(median(&figures.spawn_us)),
+                    "spawn_ratio_last_to_first": number(median(&figures.last_to_first)),
+                    "spawn_ratio_last_to_first_reps": figures.last_to_first,
+                    "kib_per_namespace_held": number(median(&figures.cgroup_kib)),
+                    "kib_per_namespace_held_reps": figures.cgroup_kib,
+                    "kernel_kib_per_namespace_held": number(median(&figures.cgroup_kernel_kib)),
+                    "fds_open": figures.fds_held.iter().max(),
                     "reps": figures.last_to_first.len(),
                 }),
             );

@@ -4,10 +4,10 @@
 use crate::cgroup::MemoryCgroup;
 use crate::harness::{namespace, read_ok, How};
 use crate::stats::median;
-use mntnssandbox_host::{Builder, Hold, NamespaceRef, Sandbox, MNTNS_ENV};
+use mntnssandbox_host::{Sandbox, MNTNS_ENV};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// How many processes are held at once.
 pub const HELD: usize = 1000;
@@ -62,12 +62,10 @@ pub fn hold_many(how: &How, cgroup: Option<&MemoryCgroup>, scale: &mut Scale) {
         let start = Instant::now();
         match (how, &mut herd) {
             (How::CrateHeld(sleeper), Herd::Crate(sandboxes)) => {
-                let sandbox = Builder::new(NamespaceRef::Path(namespace().into()))
-                    .hold(Hold::Sleeper)
-                    .sleeper(sleeper)
-                    .timeout(Duration::from_secs(10))
-                    .spawn()
-                    .unwrap_or_else(|error| panic!("crate spawn at scale: {error}"));
+                let sandbox =
+                    crate::harness::builder(&How::CrateHeld(sleeper.clone()), namespace())
+                        .spawn()
+                        .unwrap_or_else(|error| panic!("crate spawn at scale: {error}"));
                 times.push(start.elapsed());
                 sandboxes.push(sandbox);
             }
@@ -129,27 +127,23 @@ fn spawn_raw(program: &Path) -> Child {
         .unwrap_or_else(|error| panic!("spawn {} for scale: {error}", program.display()))
 }
 
-/// Makes sure the fd limit is no obstacle to holding `HELD` sandboxes (3 fds each): raises the
-/// soft limit to the hard one if it is low. Returns (soft, hard) after.
-pub fn fd_limit() -> (u64, u64) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid pointer to an rlimit.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
-            && limit.rlim_cur < (HELD as u64) * 4 + 64
-            && limit.rlim_cur < limit.rlim_max
-        {
-            let raised = libc::rlimit {
-                rlim_cur: limit.rlim_max,
-                rlim_max: limit.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                limit = raised;
-            }
+/// Makes sure the fd limit is no obstacle to `need` descriptors: raises the soft limit to the
+/// hard one if it is lower than `need`. Returns (soft, hard) after.
+pub fn raise_fd_limit(need: usize) -> (u64, u64) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let (soft, hard) = (
+        limit.current.unwrap_or(u64::MAX),
+        limit.maximum.unwrap_or(u64::MAX),
+    );
+    if soft < need as u64 && soft < hard {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised).is_ok() {
+            return (hard, hard);
         }
     }
-    (limit.rlim_cur, limit.rlim_max)
+    (soft, hard)
 }

@@ -13,6 +13,8 @@ pub use dir::{DirEntry, FileKind};
 use crate::child::Child;
 use crate::error::{from_errno, Error};
 use crate::fd::{lend, own};
+use crate::reaper::Reaped;
+use crate::slots::Lease;
 use crate::ReadPolicy;
 use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -22,6 +24,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// How paths are resolved: inside the root, as a process in the namespace would, and never
 /// through a magic link (`/proc/self/root/...`), which could lead anywhere.
@@ -70,6 +73,8 @@ pub struct Sandbox {
     holder: Holder,
     root: OwnedFd,
     policy: ReadPolicy,
+    /// Keeps the spawner's low descriptor slots while any sandbox is alive (slots.rs).
+    _lease: Lease,
 }
 
 /// How a [`Sandbox`] holds its mount namespace; chosen with
@@ -92,6 +97,8 @@ enum Holder {
     },
     Fds {
         _namespace: OwnedFd,
+        /// The sleeper it was opened by, if any: killed, reaped by the reaper thread.
+        let_go: Option<Arc<Reaped>>,
     },
 }
 
@@ -104,6 +111,7 @@ impl Sandbox {
             },
             root,
             policy: ReadPolicy::new(),
+            _lease: Lease::take(),
         }
     }
 
@@ -111,15 +119,21 @@ impl Sandbox {
         Sandbox {
             holder: Holder::Fds {
                 _namespace: namespace,
+                let_go: None,
             },
             root,
             policy: ReadPolicy::new(),
+            _lease: Lease::take(),
         }
     }
 
-    /// Lets a sleeper go (killed and reaped) and keeps the namespace by its descriptors
-    /// ([`Hold::Fds`]); every file operation works as before. Does nothing to a sandbox held
-    /// by descriptors already.
+    /// Lets a sleeper go and keeps the namespace by its descriptors ([`Hold::Fds`]); every
+    /// file operation works as before. Does nothing to a sandbox held by descriptors already.
+    ///
+    /// The sleeper is killed and reaped by a thread of ours within about a millisecond, off
+    /// the caller's path (signalling it and waiting for its exit is most of what letting it go
+    /// costs); dropping or closing the sandbox kills and reaps it there if that has not
+    /// happened yet, so nothing is left behind once the sandbox is gone.
     ///
     /// Fails, and kills and reaps the sleeper, if it died before its namespace was taken.
     pub fn detach(mut self) -> Result<Sandbox, Error> {
@@ -127,26 +141,24 @@ impl Sandbox {
             return Ok(self);
         };
         let pid = child.pid();
-        let namespace = rustix::fs::open(
-            format!("/proc/{pid}/ns/mnt").as_str(),
-            OFlags::RDONLY | OFlags::CLOEXEC,
-            Mode::empty(),
-        );
+        let namespace = child.mount_namespace();
         // Our unreaped child cannot have been replaced: the namespace is the sleeper's if it
         // still ran after the open.
         if !child.is_alive() {
             return Err(self.shut_down().err().unwrap_or(Error::SleeperGone { pid }));
         }
-        let namespace = namespace.map(own).map_err(|errno| {
-            Error::io(
-                format!("open the namespace of sleeper {pid}"),
-                from_errno(errno),
-            )
-        })?;
-        // Replacing the holder drops the child, which kills and reaps it.
-        self.holder = Holder::Fds {
+        let namespace = namespace
+            .map_err(|error| Error::io(format!("open the namespace of sleeper {pid}"), error))?;
+        let holder = Holder::Fds {
             _namespace: namespace,
+            let_go: None,
         };
+        if let Holder::Sleeper { child, _lifeline } = std::mem::replace(&mut self.holder, holder) {
+            let reaped = crate::reaper::let_go(child);
+            if let Holder::Fds { let_go, .. } = &mut self.holder {
+                *let_go = Some(reaped);
+            }
+        }
         Ok(self)
     }
 
@@ -221,8 +233,14 @@ impl Sandbox {
     }
 
     fn shut_down(&mut self) -> Result<(), Error> {
-        let Holder::Sleeper { child, .. } = &mut self.holder else {
-            return Ok(());
+        let child = match &mut self.holder {
+            Holder::Sleeper { child, .. } => child,
+            Holder::Fds { let_go, .. } => {
+                if let Some(reaped) = let_go.take() {
+                    reaped.finish();
+                }
+                return Ok(());
+            }
         };
         let pid = child.pid();
         let was_alive = child.is_alive();
