@@ -11,6 +11,14 @@ use std::process::Command;
 
 const SETUP: &str = "mkdir etc && echo detached > etc/hostname";
 
+/// Every child of ours that is not in `before` (a sleeper let go, reaped off our path) exits,
+/// bounded.
+fn assert_sleepers_go(before: &[u32], what: &str) {
+    for pid in child_pids().into_iter().filter(|pid| !before.contains(pid)) {
+        assert!(common::wait_gone(pid, WAIT), "{what}: process {pid} stayed");
+    }
+}
+
 fn assert_fd_held(sandbox: &Sandbox) {
     assert_eq!(sandbox.hold(), Hold::Fds);
     assert_eq!(sandbox.pid(), None);
@@ -61,7 +69,7 @@ fn an_fd_held_sandbox_outlives_every_process_of_its_namespace() {
             .spawn()
             .unwrap_or_else(|error| panic!("{how}: {error}"));
         assert_fd_held(&sandbox);
-        assert_eq!(child_pids(), children, "{how}: a process stayed");
+        assert_sleepers_go(&children, how);
 
         // A mount made after the sandbox was taken, then the namespace's last process goes.
         mount_late(holder);
@@ -109,6 +117,18 @@ fn the_thread_path_never_moves_its_caller() {
         opened.send(()).expect("ask the watcher");
         let other = report.recv_timeout(WAIT).expect("the watcher's namespace");
         assert_eq!(other, ours, "another thread moved");
+        // Every thread, the one that entered included: none stays in the container's.
+        for task in std::fs::read_dir("/proc/self/task").expect("list our threads") {
+            let task = task.expect("a thread").path();
+            if let Ok(namespace) = std::fs::read_link(task.join("ns/mnt")) {
+                assert_eq!(
+                    namespace,
+                    ours,
+                    "thread {} stayed in {target:?}",
+                    task.display()
+                );
+            }
+        }
     }
     assert_eq!(child_pids(), children, "the thread path spawned a process");
     drop(opened);
@@ -205,9 +225,8 @@ fn a_sleeper_held_sandbox_detaches() {
     let pid = sandbox.pid().expect("held by a sleeper");
     let sandbox = sandbox.detach().expect("detach");
     assert_fd_held(&sandbox);
-    assert!(
-        !PathBuf::from(format!("/proc/{pid}")).exists(),
-        "sleeper {pid} stayed"
-    );
+    assert!(common::wait_gone(pid, WAIT), "sleeper {pid} stayed");
+    sandbox.close().expect("close");
+    // Reaped by the time the sandbox is closed, if not before.
     assert_eq!(child_pids(), children);
 }
