@@ -62,6 +62,8 @@ struct ChildStack([MaybeUninit<u8>; CHILD_STACK]);
 /// become its stdin, stdout and stderr, all prepared before the clone.
 pub(crate) struct Plan {
     program: CString,
+    /// Where set, the program is this open file instead (execveat with `AT_EMPTY_PATH`).
+    exec_fd: c_int,
     // Owned strings behind the pointer vectors below.
     _arg0: CString,
     _strings: Vec<CString>,
@@ -70,6 +72,18 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// Runs the open file `fd` rather than looking `program` up (execveat with `AT_EMPTY_PATH`;
+    /// the file may be close-on-exec: it is an ELF program, not a script).
+    pub(crate) fn exec_fd(mut self, fd: RawFd) -> Plan {
+        self.exec_fd = fd;
+        self
+    }
+
+    /// The descriptor the child must keep to exec, if any.
+    pub(crate) fn needs_fd(&self) -> Option<RawFd> {
+        (self.exec_fd >= 0).then_some(self.exec_fd)
+    }
+
     /// `program` run with `argv[0]` = `arg0` and exactly `env` (`NAME=value` strings).
     pub(crate) fn new(program: CString, arg0: CString, env: Vec<CString>) -> Plan {
         let mut argv = vec![arg0.as_ptr(), ptr::null()];
@@ -78,6 +92,7 @@ impl Plan {
         envp.push(ptr::null());
         Plan {
             program,
+            exec_fd: -1,
             _arg0: arg0,
             _strings: env,
             argv,
@@ -90,6 +105,7 @@ impl Plan {
 #[repr(C)]
 struct Shared {
     program: *const c_char,
+    exec_fd: c_int,
     argv: *const *const c_char,
     envp: *const *const c_char,
     /// For fd 0, 1 and 2: the descriptor to dup there (all ≥ 3, so no dup3 clobbers another).
@@ -131,6 +147,7 @@ pub(crate) fn spawn(
     debug_assert!(keep_below.is_none_or(|below| stdio.iter().all(|&fd| fd < below)));
     let mut shared = Shared {
         program: plan.program.as_ptr(),
+        exec_fd: plan.exec_fd,
         argv: plan.argv.as_ptr(),
         envp: plan.envp.as_ptr(),
         fds: stdio,
@@ -248,12 +265,24 @@ extern "C" fn child_main(shared: *mut Shared) -> ! {
             }
         }
         if failed == 0 {
-            libc::syscall(
-                libc::SYS_execve,
-                (*shared).program,
-                (*shared).argv,
-                (*shared).envp,
-            );
+            let exec_fd = ptr::addr_of!((*shared).exec_fd).read();
+            if exec_fd >= 0 {
+                libc::syscall(
+                    libc::SYS_execveat,
+                    exec_fd,
+                    c"".as_ptr(),
+                    (*shared).argv,
+                    (*shared).envp,
+                    libc::AT_EMPTY_PATH,
+                );
+            } else {
+                libc::syscall(
+                    libc::SYS_execve,
+                    (*shared).program,
+                    (*shared).argv,
+                    (*shared).envp,
+                );
+            }
             failed = *libc::__errno_location();
         }
         ptr::addr_of_mut!((*shared).errno).write_volatile(if failed == 0 {

@@ -4,7 +4,8 @@
 //!
 //! The memfd is made on first use and kept for the life of the process: close-on-exec, so no
 //! other child inherits it, and sealed against writes, shrinking and growing, so that what
-//! runs is what was embedded. It is executed as `/proc/self/fd/N` (std's `Command` has no
+//! runs is what was embedded. The clone3 spawner executes the memfd itself (execveat with
+//! `AT_EMPTY_PATH`: no path lookup); the `Command` fallback as `/proc/self/fd/N` (std has no
 //! execveat), which needs `/proc`. Where executable memfds are refused (`vm.memfd_noexec = 2`)
 //! spawning fails with an error that says so and names the ways out; there is no fallback to
 //! a file on disk, which is what that setting is there to prevent.
@@ -15,7 +16,7 @@ use rustix::fs::{MemfdFlags, SealFlags};
 use rustix::io::Errno;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -29,8 +30,9 @@ const WAYS_OUT: &str = "give a sleeper file with Builder::sleeper(path) or $MNTN
 
 static MEMFD: OnceLock<OwnedFd> = OnceLock::new();
 
-/// The path to execute the embedded sleeper by: `/proc/self/fd/N` of its sealed memfd.
-pub(crate) fn program() -> Result<PathBuf, Error> {
+/// The sealed memfd of the embedded sleeper, made on first use; clone3 executes it as it is
+/// (execveat), `Command` by [`program`].
+pub(crate) fn memfd() -> Result<RawFd, Error> {
     let fd = match MEMFD.get() {
         Some(fd) => fd,
         // Two threads may both make one here; the loser's is closed.
@@ -39,7 +41,12 @@ pub(crate) fn program() -> Result<PathBuf, Error> {
             MEMFD.get_or_init(|| fd)
         }
     };
-    Ok(PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())))
+    Ok(fd.as_raw_fd())
+}
+
+/// The path to execute the embedded sleeper by: `/proc/self/fd/N` of its sealed memfd.
+pub(crate) fn program() -> Result<PathBuf, Error> {
+    Ok(PathBuf::from(format!("/proc/self/fd/{}", memfd()?)))
 }
 
 /// The error for an embedded sleeper that could not be executed from its memfd.

@@ -8,7 +8,7 @@ use crate::fd::{lend, own};
 use rustix::pipe::{pipe_with, PipeFlags};
 use std::ffi::{CString, OsStr};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -56,6 +56,7 @@ pub(crate) enum LaunchError {
 /// stdin the read end of a lifeline pipe (`lifeline`) or `/dev/null`.
 pub(crate) fn launch(
     program: &Path,
+    exec_fd: Option<RawFd>,
     arg0: &OsStr,
     env: &[(&str, &OsStr)],
     lifeline: bool,
@@ -95,7 +96,13 @@ pub(crate) fn launch(
 
     let child = match spawner() {
         CLONE3 => {
-            match launch_clone3(program, arg0, env, [&stdin, &stdout_child, &stderr_child])? {
+            match launch_clone3(
+                program,
+                exec_fd,
+                arg0,
+                env,
+                [&stdin, &stdout_child, &stderr_child],
+            )? {
                 Some(child) => child,
                 None => launch_command(
                     program,
@@ -138,6 +145,7 @@ fn spawner() -> u8 {
 /// The clone3 way; `None` if the kernel refuses clone3, which is then not tried again.
 fn launch_clone3(
     program: &Path,
+    exec_fd: Option<RawFd>,
     arg0: &OsStr,
     env: &[(&str, &OsStr)],
     stdio: [&OwnedFd; 3],
@@ -157,11 +165,19 @@ fn launch_clone3(
         .map(|(name, value)| c_string([name.as_bytes(), b"=", value.as_bytes()].concat()))
         .collect::<Result<Vec<_>, _>>()?;
     let plan = Plan::new(path, arg0, env);
+    let plan = match exec_fd {
+        Some(fd) => plan.exec_fd(fd),
+        None => plan,
+    };
     let spawned = if SHARE_FILES.load(Ordering::Relaxed) {
         let placed = crate::slots::place(stdio).map_err(|error| {
             LaunchError::Setup("place the sleeper's stdio in low slots".into(), error)
         })?;
-        match clone3::spawn(&plan, placed.fds, Some(placed.keep_below)) {
+        // The child keeps what it execs, too.
+        let keep_below = plan
+            .needs_fd()
+            .map_or(placed.keep_below, |fd| placed.keep_below.max(fd + 1));
+        match clone3::spawn(&plan, placed.fds, Some(keep_below)) {
             Err(Failure::Unshare(_, pidfd)) => {
                 drop(placed);
                 drop(Child::from_pidfd(0, pidfd));

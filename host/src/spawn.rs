@@ -205,17 +205,20 @@ impl Builder {
         if self.lifeline {
             env.push((LIFELINE_ENV, OsStr::new("1")));
         }
-        // The embedded sleeper runs as /proc/self/fd/N: name it in argv[0] all the same.
-        let arg0 = match &sleeper {
-            Sleeper::Embedded => OsStr::new(SLEEPER_NAME),
-            Sleeper::Path(_) => program.as_os_str(),
+        // The embedded sleeper runs from its memfd: name it in argv[0] all the same.
+        let (arg0, exec_fd) = match &sleeper {
+            #[cfg(feature = "embedded-sleeper")]
+            Sleeper::Embedded => (OsStr::new(SLEEPER_NAME), crate::embedded::memfd().ok()),
+            #[cfg(not(feature = "embedded-sleeper"))]
+            Sleeper::Embedded => (OsStr::new(SLEEPER_NAME), None),
+            Sleeper::Path(_) => (program.as_os_str(), None),
         };
         let Launched {
             mut child,
             stdout,
             stderr,
             lifeline,
-        } = launch(&program, arg0, &env, self.lifeline).map_err(|error| match error {
+        } = launch(&program, exec_fd, arg0, &env, self.lifeline).map_err(|error| match error {
             LaunchError::Setup(what, source) => Error::io(what, source),
             LaunchError::Spawn(source) => match &sleeper {
                 Sleeper::Path(path) => spawn_error(path.clone(), source),

@@ -96,6 +96,13 @@ pub fn rows(sleeper: &Path, floor: &Path, nsenter: bool, pre_exec_every: usize) 
         )
         .judged("raw-command", 0.85),
         Row::new(
+            "crate-held-memfd",
+            "host crate, held sleeper: the embedded one, from its sealed memfd",
+            How::CrateHeldEmbedded,
+            Where::Here,
+        )
+        .judged("crate-held", f64::NAN),
+        Row::new(
             "crate-detached",
             "host crate, sleeper let go: fd-held sandbox (`.threads(false)`)",
             How::CrateDetached(sleeper.to_owned()),

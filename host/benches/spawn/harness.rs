@@ -74,6 +74,8 @@ pub enum How {
     /// `Builder::new(NS).sleeper(path).spawn()` of the host crate: a held sleeper, to the
     /// sandbox ready for use.
     CrateHeld(PathBuf),
+    /// The same without `.sleeper(path)`: the embedded sleeper, run from its sealed memfd.
+    CrateHeldEmbedded,
     /// The same with `.threads(false)` and the default `Hold::Fds`: a sleeper spawned, joined,
     /// let go; to the fd-held sandbox ready for use.
     CrateDetached(PathBuf),
@@ -140,7 +142,10 @@ pub fn command(how: &How) -> Command {
                 .args(["--", "sh", "-c", "echo OK; exec sleep 1000000"]);
             command
         }
-        How::CrateHeld(_) | How::CrateDetached(_) | How::CrateThread(_) => {
+        How::CrateHeld(_)
+        | How::CrateHeldEmbedded
+        | How::CrateDetached(_)
+        | How::CrateThread(_) => {
             unreachable!("the host crate spawns by itself")
         }
     };
@@ -154,21 +159,30 @@ pub fn command(how: &How) -> Command {
 /// The host crate's `Builder` for a `Crate*` way of spawning into the namespace at `mount`.
 pub fn builder(how: &How, mount: &str) -> Builder {
     let (path, hold, threads) = match how {
-        How::CrateHeld(path) => (path, Hold::Sleeper, true),
-        How::CrateDetached(path) => (path, Hold::Fds, false),
-        How::CrateThread(path) => (path, Hold::Fds, true),
+        How::CrateHeld(path) => (Some(path), Hold::Sleeper, true),
+        How::CrateHeldEmbedded => (None, Hold::Sleeper, true),
+        How::CrateDetached(path) => (Some(path), Hold::Fds, false),
+        How::CrateThread(path) => (Some(path), Hold::Fds, true),
         _ => unreachable!("not a host crate spawn: {how:?}"),
     };
-    Builder::new(NamespaceRef::Path(mount.into()))
+    let builder = Builder::new(NamespaceRef::Path(mount.into()))
         .hold(hold)
         .threads(threads)
-        .sleeper(path)
-        .timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(10));
+    match path {
+        Some(path) => builder.sleeper(path),
+        None => builder,
+    }
 }
 
 /// Checks that the thread path is what `CrateThread` measures and a sleeper what
 /// `CrateDetached` does: with no sleeper to run, only the thread path can succeed.
 pub fn check_paths() {
+    assert_eq!(
+        Builder::default_sleeper().ok(),
+        Some(mntnssandbox_host::Sleeper::Embedded),
+        "crate-held-memfd must run the embedded sleeper: unset $MNTNSSANDBOX_BINARY"
+    );
     let missing = How::CrateThread(PathBuf::from("/nonexistent/mntnssandbox"));
     if let Err(error) = builder(&missing, namespace()).spawn() {
         panic!("crate-thread would not measure the thread path (are we root?): {error}");
@@ -183,7 +197,11 @@ pub fn check_paths() {
 /// Spawns once, waits for `OK\n`, reads the sleeping process's memory, kills and reaps it.
 /// Sandboxes held by fds have no process: their RSS and PSS are 0.
 pub fn measure(how: &How) -> Sample {
-    if let How::CrateHeld(_) | How::CrateDetached(_) | How::CrateThread(_) = how {
+    if let How::CrateHeld(_)
+    | How::CrateHeldEmbedded
+    | How::CrateDetached(_)
+    | How::CrateThread(_) = how
+    {
         let builder = builder(how, namespace());
         let start = Instant::now();
         let sandbox = builder
