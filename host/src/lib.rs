@@ -30,7 +30,8 @@
 //! a nested `cargo build --release` for the target this crate is built for (a host built for
 //! aarch64 carries an aarch64 sleeper), and embeds it ([`EMBEDDED_SLEEPER`], about 2 KB).
 //! [`Builder::spawn`] writes it once per process to a memfd sealed against writes, shrinking
-//! and growing, and executes it as `/proc/self/fd/N`. Where executing a memfd is refused
+//! and growing, and executes it as it is (execveat; `/proc/self/fd/N` where clone3 is
+//! refused). Where executing a memfd is refused
 //! (`vm.memfd_noexec = 2`, no `/proc`), spawning fails with an error that says so; there is no
 //! fallback to a file on disk.
 //!
