@@ -60,8 +60,7 @@ fn a_sleeper_gets_a_small_table_whatever_the_host_holds() {
             let detached: Vec<Sandbox> = (0..10)
                 .map(|_| {
                     container
-                        .builder()
-                        .hold(Hold::Fds)
+                        .fd_builder()
                         .threads(false)
                         .spawn()
                         .expect("spawn and let go")

@@ -5,13 +5,12 @@
 mod common;
 
 use common::{assert_no_leaks, child_pids, serial, Container, WAIT};
-use mntnssandbox_host::{Hold, Sandbox};
+use mntnssandbox_host::Sandbox;
 use std::time::Instant;
 
 fn let_go(container: &Container) -> Sandbox {
     container
-        .builder()
-        .hold(Hold::Fds)
+        .fd_builder()
         .threads(false)
         .spawn()
         .expect("spawn and let go")
