@@ -8,7 +8,7 @@
 mod common;
 
 use common::{assert_no_leaks, Container};
-use mntnssandbox_host::{Hold, Sandbox};
+use mntnssandbox_host::Sandbox;
 use std::os::fd::OwnedFd;
 
 /// More descriptors than any table the sleeper would need (64 slots are built in).
