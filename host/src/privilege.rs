@@ -29,6 +29,14 @@ pub(crate) fn may_setns() -> bool {
     rustix::thread::capabilities(None).is_ok_and(|sets| sets.effective.contains(needed))
 }
 
+/// The soft `RLIMIT_NOFILE`, for messages: a number, or `unlimited`.
+pub(crate) fn open_files_limit() -> String {
+    match rustix::process::getrlimit(rustix::process::Resource::Nofile).current {
+        Some(limit) => limit.to_string(),
+        None => "unlimited".into(),
+    }
+}
+
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit; whether it was below it.
 pub(crate) fn raise_open_files_limit() -> bool {
     use rustix::process::{getrlimit, setrlimit, Resource};

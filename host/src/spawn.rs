@@ -168,15 +168,25 @@ impl Builder {
     /// Where this process runs out of descriptors (EMFILE), its soft `RLIMIT_NOFILE` is raised
     /// to the hard limit once and the spawn tried again; at the hard limit it fails with EMFILE.
     pub fn spawn(&self) -> Result<Sandbox, Error> {
-        match self.spawn_once() {
-            Err(error)
-                if error.raw_os_error() == Some(libc::EMFILE)
-                    && crate::privilege::raise_open_files_limit() =>
-            {
+        let out_of_fds = |error: &Error| error.raw_os_error() == Some(libc::EMFILE);
+        let result = match self.spawn_once() {
+            Err(error) if out_of_fds(&error) && crate::privilege::raise_open_files_limit() => {
                 self.spawn_once()
             }
             result => result,
-        }
+        };
+        result.map_err(|error| match error {
+            Error::Io { what, source } if source.raw_os_error() == Some(libc::EMFILE) => {
+                let limit = crate::privilege::open_files_limit();
+                Error::Io {
+                    what: format!(
+                        "{what} (this process has its {limit} open files: RLIMIT_NOFILE)"
+                    ),
+                    source,
+                }
+            }
+            other => other,
+        })
     }
 
     fn spawn_once(&self) -> Result<Sandbox, Error> {

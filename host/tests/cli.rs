@@ -149,3 +149,43 @@ fn unprivileged_user_reads_its_own_container() {
         "{err}"
     );
 }
+
+/// `mntns` with `args` for the container, under `prlimit --nofile=SOFT:HARD`.
+fn mntns_with_open_files(container: &Container, soft: u32, hard: u32, args: &[&str]) -> Command {
+    let inner = container.mntns(args);
+    let mut command = Command::new("prlimit");
+    command
+        .arg(format!("--nofile={soft}:{hard}"))
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    command
+}
+
+#[test]
+fn the_open_files_limit_is_raised_when_needed_and_named_at_the_hard_limit() {
+    let container = Container::new(SETUP);
+    let pid = container.pid().to_string();
+    // Six descriptors are too few for a sandbox and a read: the soft limit goes up to the hard.
+    let (status, out, err) = run(mntns_with_open_files(
+        &container,
+        6,
+        64,
+        &["cat", &pid, "/link"],
+    ));
+    assert!(status.success(), "{status}: {err}");
+    assert_eq!(out, "cli-container\n");
+    // At the hard limit: one line that says so.
+    let (status, out, err) = run(mntns_with_open_files(
+        &container,
+        5,
+        5,
+        &["cat", &pid, "/link"],
+    ));
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(out, "");
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(
+        err.starts_with("mntns: ") && err.contains("EMFILE"),
+        "{err:?}"
+    );
+}

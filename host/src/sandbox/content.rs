@@ -145,9 +145,14 @@ impl Sandbox {
 fn reopen(handle: &OwnedFd) -> io::Result<OwnedFd> {
     let link = format!("/proc/thread-self/fd/{}", handle.as_raw_fd());
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-    rustix::fs::open(link.as_str(), flags, Mode::empty())
-        .map(own)
-        .map_err(from_errno)
+    let open = || rustix::fs::open(link.as_str(), flags, Mode::empty());
+    match open() {
+        // Out of descriptors: once the soft limit is raised to the hard one, again.
+        Err(rustix::io::Errno::MFILE) if crate::privilege::raise_open_files_limit() => open(),
+        opened => opened,
+    }
+    .map(own)
+    .map_err(from_errno)
 }
 
 /// Reads `file` whole, refusing it if it is larger than `max_bytes` (`size` as checked) or

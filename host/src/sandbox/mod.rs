@@ -288,6 +288,8 @@ impl Sandbox {
                 Ok(fd) => return Ok(own(fd)),
                 Err(Errno::INTR) => continue,
                 Err(Errno::AGAIN) if retries < RACE_RETRIES => retries += 1,
+                // Out of descriptors: once the soft limit is raised to the hard one, again.
+                Err(Errno::MFILE) if crate::privilege::raise_open_files_limit() => {}
                 Err(Errno::NOSYS) => return Err(Error::Openat2Unsupported),
                 Err(errno) => return Err(access(op, path, from_errno(errno))),
             }
