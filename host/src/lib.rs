@@ -3,7 +3,7 @@
 //!
 //! [`Builder::spawn`] opens a [`Sandbox`] on the namespace: by default held by two
 //! descriptors, the namespace's and its root directory's, and no process ([`Hold::Fds`]).
-//! Where this process may enter the namespace by itself (root on the host), a short-lived
+//! Where this process may enter the namespace by itself (root on the host), a
 //! thread enters it and opens its root; otherwise the `mntnssandbox` sleeper is spawned with
 //! the namespace to join in its environment, its `OK` awaited (bounded), its root and
 //! namespace taken, and the sleeper let go — or kept, with [`Hold::Sleeper`], for a PID and a

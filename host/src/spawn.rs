@@ -34,8 +34,8 @@ const STDERR_LIMIT: usize = 4096;
 /// How the namespace is entered, cheapest first:
 /// - **a thread**, where this process may setns(2) into the namespace by itself (CAP_SYS_ADMIN
 ///   over its owner and CAP_SYS_CHROOT, as root on the host has) and no user namespace has to
-///   be joined: a short-lived thread of ours enters it, opens its root and ends (about a
-///   quarter of a process spawn; the calling thread's namespaces are never touched);
+///   be joined: a thread of ours enters it, opens its root and goes back (about 0.3× a process
+///   spawn; the calling thread's namespaces are never touched);
 /// - **a sleeper** otherwise (an unprivileged host joining its rootless container's user
 ///   namespace, or a thread refused with EPERM), which says `OK` once it has joined. With
 ///   [`Hold::Fds`] (the default) it is then let go, and the sandbox keeps the namespace by

@@ -81,9 +81,9 @@ pub struct Sandbox {
 /// [`Builder::hold`](crate::Builder::hold).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Hold {
-    /// By a descriptor of the namespace and one of its root: no process (a short-lived thread
-    /// enters the namespace where this process may, a sleeper is spawned and let go once
-    /// joined elsewhere). What reading files needs, at the least cost.
+    /// By a descriptor of the namespace and one of its root: no process (a thread of ours
+    /// enters the namespace where this process may; elsewhere a sleeper is spawned and let go
+    /// once joined). What reading files needs, at the least cost.
     #[default]
     Fds,
     /// By a sleeper process kept in the namespace, for a PID and a `/proc/<pid>/root` path.
