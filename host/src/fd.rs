@@ -15,3 +15,9 @@ pub(crate) fn lend<Fd: AsFd>(fd: &Fd) -> rustix::fd::BorrowedFd<'_> {
     // SAFETY: the descriptor stays open for the borrow's lifetime, which is `fd`'s.
     unsafe { rustix::fd::BorrowedFd::borrow_raw(fd.as_fd().as_raw_fd()) }
 }
+
+/// Which file a descriptor refers to: its device and inode.
+pub(crate) fn identity<Fd: AsFd>(fd: &Fd) -> std::io::Result<(u64, u64)> {
+    let stat = rustix::fs::fstat(lend(fd)).map_err(crate::error::from_errno)?;
+    Ok((stat.st_dev, stat.st_ino))
+}

@@ -2,7 +2,7 @@
 //! a mount namespace without joining a user namespace, whether its children can be named
 //! safely by a pidfd taken after the spawn, and room for more descriptors.
 
-use crate::error::from_errno;
+use crate::fd::identity;
 use rustix::thread::CapabilitySet;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -79,11 +79,6 @@ fn ns_ioctl(namespace: &OwnedFd, request: libc::Ioctl) -> io::Result<OwnedFd> {
     }
     // SAFETY: the kernel just gave us this descriptor; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-fn identity(fd: &OwnedFd) -> io::Result<(u64, u64)> {
-    let stat = rustix::fs::fstat(crate::fd::lend(fd)).map_err(from_errno)?;
-    Ok((stat.st_dev, stat.st_ino))
 }
 
 fn identity_of_path(path: &Path) -> io::Result<(u64, u64)> {
