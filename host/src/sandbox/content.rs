@@ -75,29 +75,8 @@ impl Sandbox {
         policy: ReadPolicy,
     ) -> Result<u64, Error> {
         let path = path.as_ref();
-        let max_bytes = policy.max_bytes_limit();
         let (file, size) = self.open_regular(path, policy)?;
-        if size > max_bytes {
-            return Err(too_large(path, size, max_bytes, false));
-        }
-        let mut limited = file.take(max_bytes.saturating_add(1));
-        let mut buf = vec![0u8; COPY_CHUNK];
-        let mut copied = 0u64;
-        loop {
-            let n = match limited.read(&mut buf) {
-                Ok(0) => return Ok(copied),
-                Ok(n) => n,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(access("read", path, error)),
-            };
-            let room = usize::try_from(max_bytes - copied).unwrap_or(usize::MAX);
-            out.write_all(&buf[..n.min(room)])
-                .map_err(|error| Error::io("write the output", error))?;
-            copied += n.min(room) as u64;
-            if n > room {
-                return Err(too_large(path, copied + 1, max_bytes, true));
-            }
-        }
+        copy_bounded(file, out, path, size, policy.max_bytes_limit())
     }
 
     /// The checked, reopened regular file and its size when checked.
@@ -163,17 +142,59 @@ pub(crate) fn read_bounded(
     size: u64,
     max_bytes: u64,
 ) -> Result<Vec<u8>, Error> {
-    if size > max_bytes {
-        return Err(too_large(path, size, max_bytes, false));
-    }
+    // Checked first: `size` is only allocated once it is known to be within the cap.
+    let mut limited = within_cap(file, path, size, max_bytes)?;
     let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    file.take(max_bytes.saturating_add(1))
+    limited
         .read_to_end(&mut data)
         .map_err(|error| access("read", path, error))?;
     if data.len() as u64 > max_bytes {
         return Err(too_large(path, data.len() as u64, max_bytes, true));
     }
     Ok(data)
+}
+
+/// Copies `file` to `out` as [`read_bounded`] reads it: nothing written if it is larger than
+/// `max_bytes`, and stopped after `max_bytes` if it grows past that while being read.
+fn copy_bounded(
+    file: File,
+    out: &mut impl Write,
+    path: &Path,
+    size: u64,
+    max_bytes: u64,
+) -> Result<u64, Error> {
+    let mut limited = within_cap(file, path, size, max_bytes)?;
+    let mut buf = vec![0u8; COPY_CHUNK];
+    let mut copied = 0u64;
+    loop {
+        let n = match limited.read(&mut buf) {
+            Ok(0) => return Ok(copied),
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(access("read", path, error)),
+        };
+        let room = usize::try_from(max_bytes - copied).unwrap_or(usize::MAX);
+        out.write_all(&buf[..n.min(room)])
+            .map_err(|error| Error::io("write the output", error))?;
+        copied += n.min(room) as u64;
+        if n > room {
+            return Err(too_large(path, copied + 1, max_bytes, true));
+        }
+    }
+}
+
+/// `file` to be read up to one byte past `max_bytes` (so that growing past it shows), or
+/// [`Error::TooLarge`] at once if its `size` as checked is over that already.
+fn within_cap<R: Read>(
+    file: R,
+    path: &Path,
+    size: u64,
+    max_bytes: u64,
+) -> Result<io::Take<R>, Error> {
+    if size > max_bytes {
+        return Err(too_large(path, size, max_bytes, false));
+    }
+    Ok(file.take(max_bytes.saturating_add(1)))
 }
 
 fn too_large(path: &Path, size: u64, max_bytes: u64, grew: bool) -> Error {
@@ -187,7 +208,7 @@ fn too_large(path: &Path, size: u64, max_bytes: u64, grew: bool) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use super::read_bounded;
+    use super::{copy_bounded, read_bounded};
     use crate::Error;
     use std::io::{Seek, Write};
     use std::path::Path;
@@ -231,6 +252,41 @@ mod tests {
             other => panic!("expected TooLarge by size, got {other:?}"),
         }
         assert_eq!(file.stream_position().expect("position"), 0, "read nothing");
+    }
+
+    #[test]
+    fn copying_stops_at_the_cap_when_the_file_grows() {
+        // Checked at 4 bytes; it has 10 by the time it is copied: 6 are written, then the error.
+        let file = temp_file(b"0123456789");
+        let mut out = Vec::new();
+        match copy_bounded(file, &mut out, Path::new("/f"), 4, 6) {
+            Err(Error::TooLarge {
+                size: 7,
+                max_bytes: 6,
+                grew: true,
+                ..
+            }) => {}
+            other => panic!("expected TooLarge after growing, got {other:?}"),
+        }
+        assert_eq!(out, b"012345");
+        let file = temp_file(b"0123456789");
+        let mut out = Vec::new();
+        assert!(matches!(
+            copy_bounded(file, &mut out, Path::new("/f"), 10, 9),
+            Err(Error::TooLarge { grew: false, .. })
+        ));
+        assert!(
+            out.is_empty(),
+            "wrote {} bytes of a file over the cap",
+            out.len()
+        );
+        let file = temp_file(b"0123456789");
+        let mut out = Vec::new();
+        assert_eq!(
+            copy_bounded(file, &mut out, Path::new("/f"), 10, 10).expect("within"),
+            10
+        );
+        assert_eq!(out, b"0123456789");
     }
 
     #[test]
