@@ -277,7 +277,8 @@ pub enum Sleeper {
     /// A program file.
     Path(PathBuf),
     /// The sleeper built into this crate ([`EMBEDDED_SLEEPER`](crate::EMBEDDED_SLEEPER),
-    /// feature `embedded-sleeper`), run from a sealed memfd as `/proc/self/fd/N`.
+    /// feature `embedded-sleeper`), run from its sealed memfd (execveat; `/proc/self/fd/N`
+    /// where clone3 is refused).
     Embedded,
 }
 
