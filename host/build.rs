@@ -4,7 +4,7 @@
 //! The `mntnssandbox` package is a dependency of this one only for its `links` key: its build
 //! script hands us its source directory (`DEP_MNTNSSANDBOX_SOURCE`). A nested
 //! `cargo build --release --offline --target $TARGET` builds the sleeper from it into a target
-//! directory of its own under `OUT_DIR`, and src/embedded.rs includes the binary. Inside this
+//! directory of its own under `OUT_DIR`, and src/enter/embedded.rs includes the binary. Inside this
 //! workspace the nested build runs in place, with the workspace's Cargo.lock (`--locked`).
 //! Built from a registry (or `cargo package`'s check), the package is copied under `OUT_DIR`
 //! first and made a workspace of its own: the registry's copy is not ours to write a

@@ -40,10 +40,8 @@
 //! last step is `mntnssandbox` beside the current executable, else on `PATH`
 //! ([`Builder::default_sleeper`]).
 //!
-//! The feature `cli` (on by default) builds the `mntns` command (`mntns cat NSREF PATH`,
-//! `mntns ls NSREF PATH`, `mntns hold NSREF`, `mntns demo`), a thin layer over this API; see
-//! `mntns --help`. Library users leave it out, and clap with it:
-//! `mntnssandbox-host = { version = "0.1", default-features = false, features = ["embedded-sleeper"] }`.
+//! This crate is the library alone (its only dependencies: rustix, libc, thiserror, and the
+//! sleeper's source). The `mntns` command, a thin layer over this API, is the `mntns` crate.
 //!
 //! # Example
 //!
@@ -83,30 +81,20 @@
 
 #![deny(missing_docs)]
 
-mod child;
-mod clone3;
-#[cfg(feature = "embedded-sleeper")]
-mod embedded;
 mod enter;
 mod error;
 mod fd;
-mod launch;
 mod nsref;
-mod policy;
-mod privilege;
-mod reaper;
 mod sandbox;
-mod slots;
-mod spawn;
 
 #[cfg(feature = "embedded-sleeper")]
-pub use embedded::EMBEDDED_SLEEPER;
+pub use enter::embedded::EMBEDDED_SLEEPER;
+pub use enter::launch::SPAWNER_ENV;
+pub use enter::{Builder, Sleeper, DEFAULT_TIMEOUT, SLEEPER_ENV, SLEEPER_NAME};
 pub use error::{errno_name, Error, OsError};
-pub use launch::SPAWNER_ENV;
 pub use nsref::{NamespaceRef, ParseNamespaceRefError};
-pub use policy::{ReadPolicy, PSEUDO_FILESYSTEMS};
+pub use sandbox::policy::{ReadPolicy, PSEUDO_FILESYSTEMS};
 pub use sandbox::{DirEntry, FileKind, Hold, Sandbox};
-pub use spawn::{Builder, Sleeper, DEFAULT_TIMEOUT, SLEEPER_ENV, SLEEPER_NAME};
 
 /// The environment variable with the path of the mount namespace for the sleeper to join;
 /// the counterpart of lxkns' `MntnsEnvironmentVariableName`.

@@ -11,7 +11,7 @@
 use super::{access, Sandbox};
 use crate::error::{from_errno, Error};
 use crate::fd::{lend, own};
-use crate::policy::pseudo_filesystem;
+use crate::sandbox::policy::pseudo_filesystem;
 use crate::{FileKind, ReadPolicy};
 use rustix::fs::{Mode, OFlags};
 use std::fs::File;
@@ -127,7 +127,9 @@ fn reopen(handle: &OwnedFd) -> io::Result<OwnedFd> {
     let open = || rustix::fs::open(link.as_str(), flags, Mode::empty());
     match open() {
         // Out of descriptors: once the soft limit is raised to the hard one, again.
-        Err(rustix::io::Errno::MFILE) if crate::privilege::raise_open_files_limit() => open(),
+        Err(rustix::io::Errno::MFILE) if crate::enter::privilege::raise_open_files_limit() => {
+            open()
+        }
         opened => opened,
     }
     .map(own)

@@ -7,14 +7,15 @@
 mod content;
 mod dir;
 mod names;
+pub(crate) mod policy;
 
 pub use dir::{DirEntry, FileKind};
 
-use crate::child::Child;
+use crate::enter::reaper::Reaped;
+use crate::enter::slots::Lease;
+use crate::enter::Child;
 use crate::error::{from_errno, Error};
 use crate::fd::{lend, own};
-use crate::reaper::Reaped;
-use crate::slots::Lease;
 use crate::ReadPolicy;
 use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -154,7 +155,7 @@ impl Sandbox {
             let_go: None,
         };
         if let Holder::Sleeper { child, _lifeline } = std::mem::replace(&mut self.holder, holder) {
-            let reaped = crate::reaper::let_go(child);
+            let reaped = crate::enter::reaper::let_go(child);
             if let Holder::Fds { let_go, .. } = &mut self.holder {
                 *let_go = Some(reaped);
             }
@@ -289,7 +290,7 @@ impl Sandbox {
                 Err(Errno::INTR) => continue,
                 Err(Errno::AGAIN) if retries < RACE_RETRIES => retries += 1,
                 // Out of descriptors: once the soft limit is raised to the hard one, again.
-                Err(Errno::MFILE) if crate::privilege::raise_open_files_limit() => {}
+                Err(Errno::MFILE) if crate::enter::privilege::raise_open_files_limit() => {}
                 Err(Errno::NOSYS) => return Err(Error::Openat2Unsupported),
                 Err(errno) => return Err(access(op, path, from_errno(errno))),
             }

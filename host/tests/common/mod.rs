@@ -43,9 +43,13 @@ pub fn sleeper() -> PathBuf {
         .clone()
 }
 
-/// The `mntns` command built for these tests.
+/// The `mntns` command built for these tests (the mntns package's tests only, which include
+/// this module by its path).
 pub fn mntns() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mntns"))
+    match option_env!("CARGO_BIN_EXE_mntns") {
+        Some(program) => Command::new(program),
+        None => panic!("mntns is built for the mntns package's tests only"),
+    }
 }
 
 pub fn is_root() -> bool {
@@ -448,3 +452,13 @@ pub fn within_wait<T: Send + 'static>(what: &str, work: impl FnOnce() -> T + Sen
         .recv_timeout(WAIT)
         .unwrap_or_else(|_| panic!("{what}: no result within {WAIT:?} (it hangs)"))
 }
+
+/// The host's procfs and sysfs mounted in a (rootful) container, with links into them.
+pub const PSEUDO_SETUP: &str = r#"
+mkdir proc sys etc
+mount -t proc proc proc
+mount -t sysfs sysfs sys
+ln -s /proc/self/environ etc/os-release
+ln -s /proc/self/cmdline cmdline
+ln -s /sys/kernel/uevent_seqnum seqnum
+"#;

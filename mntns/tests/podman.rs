@@ -6,6 +6,7 @@
 //! and podman is missing: CI installs it. Everything podman keeps (storage, run state, its
 //! configuration) lives in a temp dir of this test; no registry is needed.
 
+#[path = "../../host/tests/common/mod.rs"]
 mod common;
 
 use common::{mntns, run, sleeper, TempDir, WAIT};

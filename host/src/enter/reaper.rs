@@ -9,7 +9,7 @@
 //! [`Reaped::finish`], as a sandbox's drop does: it takes the sleeper off the list and reaps it
 //! itself if the thread has not come round yet, so nothing is left behind once the sandbox is.
 
-use crate::child::Child;
+use crate::enter::child::Child;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 

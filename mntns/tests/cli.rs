@@ -1,5 +1,6 @@
 //! The `mntns` command: cat, ls, errors as one `mntns:` line, the demo, and unprivileged use.
 
+#[path = "../../host/tests/common/mod.rs"]
 mod common;
 
 use common::{mntns, run, Container, TempDir};

@@ -1,8 +1,8 @@
 //! Starting the sleeper process: its pipes, its environment, and the spawn itself, by clone3
 //! (clone3.rs) where the kernel allows it, else by `std::process::Command`.
 
-use crate::child::Child;
-use crate::clone3::{self, Failure, Plan};
+use crate::enter::child::Child;
+use crate::enter::clone3::{self, Failure, Plan};
 use crate::error::from_errno;
 use crate::fd::{lend, own};
 use rustix::pipe::{pipe_with, PipeFlags};
@@ -170,7 +170,7 @@ fn launch_clone3(
         None => plan,
     };
     let spawned = if SHARE_FILES.load(Ordering::Relaxed) {
-        let placed = crate::slots::place(stdio).map_err(|error| {
+        let placed = crate::enter::slots::place(stdio).map_err(|error| {
             LaunchError::Setup("place the sleeper's stdio in low slots".into(), error)
         })?;
         // The child keeps what it execs, too.
@@ -214,7 +214,7 @@ fn launch_command(
     [stdin, stdout, stderr]: [OwnedFd; 3],
     fork: bool,
 ) -> Result<Child, LaunchError> {
-    if crate::privilege::children_reaped_by_kernel() {
+    if crate::enter::privilege::children_reaped_by_kernel() {
         return Err(LaunchError::SigchldIgnored);
     }
     use std::os::unix::process::CommandExt;

@@ -5,6 +5,7 @@
 //! mntns is reparented to us: we can then reap it and see its exit status (0: it saw its
 //! lifeline close). That is why they live in a test binary of their own.
 
+#[path = "../../host/tests/common/mod.rs"]
 mod common;
 
 use common::{serial, Container, WAIT};

@@ -1,17 +1,28 @@
-//! Spawning a sleeper and waiting for its handshake.
+//! The way in: how a [`Sandbox`] is opened on a mount namespace.
+//!
+//! The rooms: this file holds [`Builder`] and picks the way; `thread.rs` enters with a thread
+//! of ours; `sleeper.rs` spawns the sleeper and waits for its handshake, by `launch.rs`
+//! (`clone3.rs`, or `Command`) with its stdio in low slots (`slots.rs`), named by a pidfd
+//! (`child.rs`), let go to `reaper.rs`; `embedded.rs` is the sleeper this crate carries;
+//! `privilege.rs` asks the kernel what this process may do itself.
 
-use crate::child::{timespec, Child};
-use crate::error::{from_errno, Error};
-use crate::fd::{lend, own};
-use crate::launch::{launch, LaunchError, Launched};
-use crate::{Hold, NamespaceRef, Sandbox, HANDSHAKE, LIFELINE_ENV, MNTNS_ENV, USERNS_ENV};
-use rustix::event::{poll, PollFd, PollFlags};
-use rustix::io::Errno;
-use std::ffi::OsStr;
-use std::io;
-use std::os::fd::OwnedFd;
+mod child;
+mod clone3;
+#[cfg(feature = "embedded-sleeper")]
+pub(crate) mod embedded;
+pub(crate) mod launch;
+pub(crate) mod privilege;
+pub(crate) mod reaper;
+mod sleeper;
+pub(crate) mod slots;
+mod thread;
+
+pub(crate) use child::Child;
+
+use crate::error::Error;
+use crate::{Hold, NamespaceRef, Sandbox};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The environment variable naming the sleeper binary, consulted when no
 /// [`Builder::sleeper`] is given.
@@ -22,12 +33,6 @@ pub const SLEEPER_NAME: &str = "mntnssandbox";
 
 /// How long [`Builder::spawn`] waits for the handshake unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How long a sleeper whose root cannot be opened is given to show that it is exiting.
-const EXIT_GRACE: Duration = Duration::from_millis(100);
-
-/// Most bytes of the sleeper's stderr kept for an error message.
-const STDERR_LIMIT: usize = 4096;
 
 /// Configures and opens a [`Sandbox`] on a mount namespace.
 ///
@@ -170,14 +175,14 @@ impl Builder {
     pub fn spawn(&self) -> Result<Sandbox, Error> {
         let out_of_fds = |error: &Error| error.raw_os_error() == Some(libc::EMFILE);
         let result = match self.spawn_once() {
-            Err(error) if out_of_fds(&error) && crate::privilege::raise_open_files_limit() => {
+            Err(error) if out_of_fds(&error) && privilege::raise_open_files_limit() => {
                 self.spawn_once()
             }
             result => result,
         };
         result.map_err(|error| match error {
             Error::Io { what, source } if source.raw_os_error() == Some(libc::EMFILE) => {
-                let limit = crate::privilege::open_files_limit();
+                let limit = privilege::open_files_limit();
                 Error::Io {
                     what: format!(
                         "{what} (this process has its {limit} open files: RLIMIT_NOFILE)"
@@ -195,79 +200,15 @@ impl Builder {
         let user = self
             .user
             .as_ref()
-            .filter(|_| !crate::privilege::enters_without_userns(&mount))
+            .filter(|_| !privilege::enters_without_userns(&mount))
             .map(NamespaceRef::user_path);
-        if self.hold == Hold::Fds && self.threads && user.is_none() && crate::privilege::may_setns()
-        {
+        if self.hold == Hold::Fds && self.threads && user.is_none() && privilege::may_setns() {
             // Refused (EPERM, ...): the sleeper below says why in its own words.
-            if let Ok((namespace, root)) = crate::enter::enter_in_thread(&mount) {
+            if let Ok((namespace, root)) = thread::enter_in_thread(&mount) {
                 return Ok(Sandbox::held_by_fds(namespace, root));
             }
         }
-        let sleeper = match &self.sleeper {
-            Some(path) => Sleeper::Path(path.clone()),
-            None => Self::default_sleeper()?,
-        };
-        let program = sleeper.program()?;
-
-        let mut env = vec![(MNTNS_ENV, mount.as_os_str())];
-        env.extend(user.as_ref().map(|user| (USERNS_ENV, user.as_os_str())));
-        if self.lifeline {
-            env.push((LIFELINE_ENV, OsStr::new("1")));
-        }
-        // The embedded sleeper runs from its memfd: name it in argv[0] all the same.
-        let (arg0, exec_fd) = match &sleeper {
-            #[cfg(feature = "embedded-sleeper")]
-            Sleeper::Embedded => (OsStr::new(SLEEPER_NAME), crate::embedded::memfd().ok()),
-            #[cfg(not(feature = "embedded-sleeper"))]
-            Sleeper::Embedded => (OsStr::new(SLEEPER_NAME), None),
-            Sleeper::Path(_) => (program.as_os_str(), None),
-        };
-        let Launched {
-            mut child,
-            stdout,
-            stderr,
-            lifeline,
-        } = launch(&program, exec_fd, arg0, &env, self.lifeline).map_err(|error| match error {
-            LaunchError::Setup(what, source) => Error::io(what, source),
-            LaunchError::Spawn(source) => match &sleeper {
-                Sleeper::Path(path) => spawn_error(path.clone(), source),
-                #[cfg(feature = "embedded-sleeper")]
-                Sleeper::Embedded => crate::embedded::exec_error(&program, source),
-                #[cfg(not(feature = "embedded-sleeper"))]
-                Sleeper::Embedded => unreachable!("Sleeper::program refused it"),
-            },
-            LaunchError::SigchldIgnored => Error::SigchldIgnored,
-        })?;
-
-        handshake(&mut child, stdout, stderr, self.timeout)?;
-
-        let pid = child.pid();
-        let root = rustix::fs::open(
-            format!("/proc/{pid}/root").as_str(),
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        );
-        // The PID cannot have been reused while our child is unreaped, and the pidfd says the
-        // child still ran after the open: so `root` is our sleeper's root.
-        if !child.is_alive() {
-            return Err(died(&mut child));
-        }
-        let root = match root {
-            Ok(root) => own(root),
-            // An exiting process loses its root before its pidfd reports the exit: give it a
-            // moment to tell a death (reported as such) from a refusal to open (EACCES, ...).
-            Err(_) if child.exits_within(EXIT_GRACE) => return Err(died(&mut child)),
-            Err(errno) => {
-                let what = format!("open the root of sleeper {pid}");
-                return Err(Error::io(what, from_errno(errno)));
-            }
-        };
-        let sandbox = Sandbox::held_by_sleeper(child, root, lifeline);
-        match self.hold {
-            Hold::Fds => sandbox.detach(),
-            Hold::Sleeper => Ok(sandbox),
-        }
+        sleeper::spawn(self, &mount, user.as_deref())
     }
 }
 
@@ -292,32 +233,10 @@ impl Sleeper {
             }
             Sleeper::Path(path) => Ok(path.clone()),
             #[cfg(feature = "embedded-sleeper")]
-            Sleeper::Embedded => crate::embedded::program(),
+            Sleeper::Embedded => embedded::program(),
             #[cfg(not(feature = "embedded-sleeper"))]
             Sleeper::Embedded => Err(Error::NoSleeper),
         }
-    }
-}
-
-/// The error for a sleeper found dead: reaped, with how it ended.
-fn died(child: &mut Child) -> Error {
-    let pid = child.pid();
-    match child.kill_and_reap() {
-        Ok(Some(status)) => Error::SleeperDied { pid, status },
-        _ => Error::SleeperGone { pid },
-    }
-}
-
-fn spawn_error(path: PathBuf, source: io::Error) -> Error {
-    match source.raw_os_error() {
-        Some(libc::ENOENT) => Error::SleeperNotFound { path },
-        Some(libc::EACCES | libc::ENOEXEC | libc::EPERM | libc::EISDIR | libc::ENOTDIR) => {
-            Error::SleeperNotExecutable { path, source }
-        }
-        _ => Error::Io {
-            what: format!("spawn sleeper {path:?}"),
-            source,
-        },
     }
 }
 
@@ -325,127 +244,4 @@ fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()
         .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-}
-
-/// Waits for exactly `OK\n` on `stdout`, watching `stderr` and the pidfd at the same time in
-/// one poll(2), all within `timeout`.
-fn handshake(
-    child: &mut Child,
-    stdout: OwnedFd,
-    stderr: OwnedFd,
-    timeout: Duration,
-) -> Result<(), Error> {
-    let pid = child.pid();
-    let deadline = Instant::now() + timeout;
-    let mut out = Pipe::new(stdout, HANDSHAKE.len() + 64);
-    let mut err = Pipe::new(stderr, STDERR_LIMIT);
-    loop {
-        if out.data == HANDSHAKE {
-            return Ok(());
-        }
-        if !HANDSHAKE.starts_with(&out.data) || (out.eof && !out.data.is_empty()) {
-            out.drain();
-            return Err(Error::UnexpectedHandshake {
-                pid,
-                received: out.data,
-            });
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(Error::Timeout { pid, timeout });
-        }
-
-        // A pipe at EOF would report POLLHUP forever: leave it out.
-        let mut fds = Vec::with_capacity(3);
-        let pidfd = child.pidfd();
-        fds.push(PollFd::from_borrowed_fd(lend(&pidfd), PollFlags::IN));
-        let out_at = (!out.eof).then(|| {
-            fds.push(PollFd::from_borrowed_fd(lend(&out.fd), PollFlags::IN));
-            fds.len() - 1
-        });
-        let err_at = (!err.eof).then(|| {
-            fds.push(PollFd::from_borrowed_fd(lend(&err.fd), PollFlags::IN));
-            fds.len() - 1
-        });
-        match poll(&mut fds, Some(&timespec(deadline - now))) {
-            Ok(_) | Err(Errno::INTR) => {}
-            Err(errno) => return Err(Error::io("poll the sleeper", from_errno(errno))),
-        }
-        let ready = |at: Option<usize>| at.is_some_and(|at| !fds[at].revents().is_empty());
-        let (exited, out_ready, err_ready) = (ready(Some(0)), ready(out_at), ready(err_at));
-        drop(fds);
-        if out_ready {
-            out.read_once();
-        }
-        if err_ready {
-            err.read_once();
-        }
-        if exited {
-            out.drain();
-            err.drain();
-            if out.data == HANDSHAKE {
-                // It said OK, then died at once.
-                return Err(died(child));
-            }
-            let status = child
-                .reap()
-                .map_err(|source| Error::io("reap the sleeper", source))?;
-            let message = String::from_utf8_lossy(&err.data).trim_end().to_owned();
-            return Err(match status {
-                Some(status) => Error::NamespaceRefused { message, status },
-                None => Error::SleeperGone { pid },
-            });
-        }
-    }
-}
-
-/// One of the sleeper's output pipes, read without blocking, up to a limit.
-struct Pipe {
-    fd: OwnedFd,
-    data: Vec<u8>,
-    limit: usize,
-    eof: bool,
-}
-
-impl Pipe {
-    fn new(fd: OwnedFd, limit: usize) -> Self {
-        Pipe {
-            fd,
-            data: Vec::new(),
-            limit,
-            eof: false,
-        }
-    }
-
-    /// One read(2); returns whether more may follow at once.
-    fn read_once(&mut self) -> bool {
-        let mut buf = [0u8; 512];
-        match rustix::io::read(lend(&self.fd), &mut buf) {
-            Ok(0) => {
-                self.eof = true;
-                false
-            }
-            Ok(n) => {
-                let room = self.limit.saturating_sub(self.data.len());
-                self.data.extend_from_slice(&buf[..n.min(room)]);
-                true
-            }
-            Err(Errno::INTR) => true,
-            // EAGAIN: nothing more for now. Anything else: treat as the end.
-            Err(Errno::AGAIN) => false,
-            Err(_) => {
-                self.eof = true;
-                false
-            }
-        }
-    }
-
-    /// Reads what is there now (bounded, in case a grandchild keeps writing).
-    fn drain(&mut self) {
-        for _ in 0..64 {
-            if self.eof || !self.read_once() {
-                break;
-            }
-        }
-    }
 }

@@ -1,0 +1,239 @@
+//! The way in through a process: spawn the sleeper, wait for its handshake, take its root.
+
+use super::child::{timespec, Child};
+use super::launch::{launch, LaunchError, Launched};
+use super::{Builder, Sleeper, SLEEPER_NAME};
+use crate::error::{from_errno, Error};
+use crate::fd::{lend, own};
+use crate::{Hold, Sandbox, HANDSHAKE, LIFELINE_ENV, MNTNS_ENV, USERNS_ENV};
+use rustix::event::{poll, PollFd, PollFlags};
+use rustix::io::Errno;
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long a sleeper whose root cannot be opened is given to show that it is exiting.
+const EXIT_GRACE: Duration = Duration::from_millis(100);
+
+/// Most bytes of the sleeper's stderr kept for an error message.
+const STDERR_LIMIT: usize = 4096;
+
+/// Spawns `builder`'s sleeper into the mount namespace at `mount` (joining the user namespace
+/// at `user` first, if given) and opens the sandbox through it.
+pub(super) fn spawn(
+    builder: &Builder,
+    mount: &Path,
+    user: Option<&Path>,
+) -> Result<Sandbox, Error> {
+    let sleeper = match &builder.sleeper {
+        Some(path) => Sleeper::Path(path.clone()),
+        None => Builder::default_sleeper()?,
+    };
+    let program = sleeper.program()?;
+
+    let mut env = vec![(MNTNS_ENV, mount.as_os_str())];
+    env.extend(user.as_ref().map(|user| (USERNS_ENV, user.as_os_str())));
+    if builder.lifeline {
+        env.push((LIFELINE_ENV, OsStr::new("1")));
+    }
+    // The embedded sleeper runs from its memfd: name it in argv[0] all the same.
+    let (arg0, exec_fd) = match &sleeper {
+        #[cfg(feature = "embedded-sleeper")]
+        Sleeper::Embedded => (OsStr::new(SLEEPER_NAME), super::embedded::memfd().ok()),
+        #[cfg(not(feature = "embedded-sleeper"))]
+        Sleeper::Embedded => (OsStr::new(SLEEPER_NAME), None),
+        Sleeper::Path(_) => (program.as_os_str(), None),
+    };
+    let Launched {
+        mut child,
+        stdout,
+        stderr,
+        lifeline,
+    } = launch(&program, exec_fd, arg0, &env, builder.lifeline).map_err(|error| match error {
+        LaunchError::Setup(what, source) => Error::io(what, source),
+        LaunchError::Spawn(source) => match &sleeper {
+            Sleeper::Path(path) => spawn_error(path.clone(), source),
+            #[cfg(feature = "embedded-sleeper")]
+            Sleeper::Embedded => super::embedded::exec_error(&program, source),
+            #[cfg(not(feature = "embedded-sleeper"))]
+            Sleeper::Embedded => unreachable!("Sleeper::program refused it"),
+        },
+        LaunchError::SigchldIgnored => Error::SigchldIgnored,
+    })?;
+
+    handshake(&mut child, stdout, stderr, builder.timeout)?;
+
+    let pid = child.pid();
+    let root = rustix::fs::open(
+        format!("/proc/{pid}/root").as_str(),
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    );
+    // The PID cannot have been reused while our child is unreaped, and the pidfd says the
+    // child still ran after the open: so `root` is our sleeper's root.
+    if !child.is_alive() {
+        return Err(died(&mut child));
+    }
+    let root = match root {
+        Ok(root) => own(root),
+        // An exiting process loses its root before its pidfd reports the exit: give it a
+        // moment to tell a death (reported as such) from a refusal to open (EACCES, ...).
+        Err(_) if child.exits_within(EXIT_GRACE) => return Err(died(&mut child)),
+        Err(errno) => {
+            let what = format!("open the root of sleeper {pid}");
+            return Err(Error::io(what, from_errno(errno)));
+        }
+    };
+    let sandbox = Sandbox::held_by_sleeper(child, root, lifeline);
+    match builder.hold {
+        Hold::Fds => sandbox.detach(),
+        Hold::Sleeper => Ok(sandbox),
+    }
+}
+
+/// The error for a sleeper found dead: reaped, with how it ended.
+fn died(child: &mut Child) -> Error {
+    let pid = child.pid();
+    match child.kill_and_reap() {
+        Ok(Some(status)) => Error::SleeperDied { pid, status },
+        _ => Error::SleeperGone { pid },
+    }
+}
+
+fn spawn_error(path: PathBuf, source: io::Error) -> Error {
+    match source.raw_os_error() {
+        Some(libc::ENOENT) => Error::SleeperNotFound { path },
+        Some(libc::EACCES | libc::ENOEXEC | libc::EPERM | libc::EISDIR | libc::ENOTDIR) => {
+            Error::SleeperNotExecutable { path, source }
+        }
+        _ => Error::Io {
+            what: format!("spawn sleeper {path:?}"),
+            source,
+        },
+    }
+}
+
+/// Waits for exactly `OK\n` on `stdout`, watching `stderr` and the pidfd at the same time in
+/// one poll(2), all within `timeout`.
+fn handshake(
+    child: &mut Child,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let pid = child.pid();
+    let deadline = Instant::now() + timeout;
+    let mut out = Pipe::new(stdout, HANDSHAKE.len() + 64);
+    let mut err = Pipe::new(stderr, STDERR_LIMIT);
+    loop {
+        if out.data == HANDSHAKE {
+            return Ok(());
+        }
+        if !HANDSHAKE.starts_with(&out.data) || (out.eof && !out.data.is_empty()) {
+            out.drain();
+            return Err(Error::UnexpectedHandshake {
+                pid,
+                received: out.data,
+            });
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Error::Timeout { pid, timeout });
+        }
+
+        // A pipe at EOF would report POLLHUP forever: leave it out.
+        let mut fds = Vec::with_capacity(3);
+        let pidfd = child.pidfd();
+        fds.push(PollFd::from_borrowed_fd(lend(&pidfd), PollFlags::IN));
+        let out_at = (!out.eof).then(|| {
+            fds.push(PollFd::from_borrowed_fd(lend(&out.fd), PollFlags::IN));
+            fds.len() - 1
+        });
+        let err_at = (!err.eof).then(|| {
+            fds.push(PollFd::from_borrowed_fd(lend(&err.fd), PollFlags::IN));
+            fds.len() - 1
+        });
+        match poll(&mut fds, Some(&timespec(deadline - now))) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(errno) => return Err(Error::io("poll the sleeper", from_errno(errno))),
+        }
+        let ready = |at: Option<usize>| at.is_some_and(|at| !fds[at].revents().is_empty());
+        let (exited, out_ready, err_ready) = (ready(Some(0)), ready(out_at), ready(err_at));
+        drop(fds);
+        if out_ready {
+            out.read_once();
+        }
+        if err_ready {
+            err.read_once();
+        }
+        if exited {
+            out.drain();
+            err.drain();
+            if out.data == HANDSHAKE {
+                // It said OK, then died at once.
+                return Err(died(child));
+            }
+            let status = child
+                .reap()
+                .map_err(|source| Error::io("reap the sleeper", source))?;
+            let message = String::from_utf8_lossy(&err.data).trim_end().to_owned();
+            return Err(match status {
+                Some(status) => Error::NamespaceRefused { message, status },
+                None => Error::SleeperGone { pid },
+            });
+        }
+    }
+}
+
+/// One of the sleeper's output pipes, read without blocking, up to a limit.
+struct Pipe {
+    fd: OwnedFd,
+    data: Vec<u8>,
+    limit: usize,
+    eof: bool,
+}
+
+impl Pipe {
+    fn new(fd: OwnedFd, limit: usize) -> Self {
+        Pipe {
+            fd,
+            data: Vec::new(),
+            limit,
+            eof: false,
+        }
+    }
+
+    /// One read(2); returns whether more may follow at once.
+    fn read_once(&mut self) -> bool {
+        let mut buf = [0u8; 512];
+        match rustix::io::read(lend(&self.fd), &mut buf) {
+            Ok(0) => {
+                self.eof = true;
+                false
+            }
+            Ok(n) => {
+                let room = self.limit.saturating_sub(self.data.len());
+                self.data.extend_from_slice(&buf[..n.min(room)]);
+                true
+            }
+            Err(Errno::INTR) => true,
+            // EAGAIN: nothing more for now. Anything else: treat as the end.
+            Err(Errno::AGAIN) => false,
+            Err(_) => {
+                self.eof = true;
+                false
+            }
+        }
+    }
+
+    /// Reads what is there now (bounded, in case a grandchild keeps writing).
+    fn drain(&mut self) {
+        for _ in 0..64 {
+            if self.eof || !self.read_once() {
+                break;
+            }
+        }
+    }
+}
