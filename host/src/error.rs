@@ -99,6 +99,40 @@ pub enum Error {
     #[error("openat2 (Linux 5.6+) is required to resolve paths inside the namespace safely")]
     Openat2Unsupported,
 
+    /// A namespace reference names something other than a namespace of the kind wanted (a
+    /// FIFO, a regular file, a user namespace where a mount namespace was wanted, ...). It was
+    /// not opened for reading unless it is a namespace file, so nothing blocked.
+    #[error("invalid {wanted} namespace reference {path:?}: {found}, not a {wanted} namespace")]
+    NotANamespace {
+        /// The reference as given.
+        path: PathBuf,
+        /// The kind wanted: `mount` or `user`.
+        wanted: &'static str,
+        /// What it is instead: `a FIFO`, `a regular file`, `a user namespace`, ...
+        found: String,
+    },
+
+    /// `/proc` is not the procfs of this process's PID namespace, so `/proc/<pid>` would name
+    /// another process than `pid`.
+    #[error(
+        "/proc belongs to another PID namespace (/proc/self is {seen:?}, this process is PID \
+         {pid}): a PID would name someone else; mount a procfs of this PID namespace"
+    )]
+    ForeignProcfs {
+        /// What `/proc/self` says (our PID as that procfs' namespace sees it, if at all).
+        seen: String,
+        /// Our PID in our own PID namespace.
+        pid: u32,
+    },
+
+    /// The entering thread did not come back within the builder's timeout (a kernel lock held
+    /// long, a file system that hangs): it was abandoned, and the next request starts another.
+    #[error("the entering thread did not come back within {timeout:?}: abandoned")]
+    EnterTimeout {
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+
     /// Accessing `path` inside the sandbox's root failed.
     #[error("{op} {path:?}: {}", OsError(.source))]
     Access {
@@ -192,7 +226,10 @@ impl From<Error> for io::Error {
             Error::SleeperNotFound { .. } | Error::NoSleeper => {
                 io::Error::new(io::ErrorKind::NotFound, error)
             }
-            Error::Timeout { .. } => io::Error::new(io::ErrorKind::TimedOut, error),
+            Error::Timeout { .. } | Error::EnterTimeout { .. } => {
+                io::Error::new(io::ErrorKind::TimedOut, error)
+            }
+            Error::NotANamespace { .. } => io::Error::new(io::ErrorKind::InvalidInput, error),
             Error::NotRegularFile { .. } | Error::PseudoFilesystem { .. } => {
                 io::Error::new(io::ErrorKind::InvalidInput, error)
             }

@@ -56,7 +56,7 @@
 //!     println!("held by {:?}", sandbox.hold());
 //!
 //!     for entry in sandbox.read_dir("/")? {
-//!         println!("/{}", entry.file_name().to_string_lossy());
+//!         println!("/{}", entry?.file_name().to_string_lossy());
 //!     }
 //!     assert!(sandbox.metadata("/")?.is_dir());
 //!     // `..` above the root stays at the root.
@@ -93,8 +93,9 @@ pub use enter::launch::SPAWNER_ENV;
 pub use enter::{Builder, Sleeper, DEFAULT_TIMEOUT, SLEEPER_ENV, SLEEPER_NAME};
 pub use error::{errno_name, Error, OsError};
 pub use nsref::{NamespaceRef, ParseNamespaceRefError};
+pub use sandbox::authority::{Authority, IdMap};
 pub use sandbox::policy::{ReadPolicy, PSEUDO_FILESYSTEMS};
-pub use sandbox::{DirEntry, FileKind, Hold, Sandbox};
+pub use sandbox::{DirEntry, FileKind, Hold, ReadDir, Sandbox};
 
 /// The environment variable with the path of the mount namespace for the sleeper to join;
 /// the counterpart of lxkns' `MntnsEnvironmentVariableName`.

@@ -29,6 +29,21 @@ impl NamespaceRef {
         self.path_for("user")
     }
 
+    /// The process this reference names: a PID, or a path of the form `/proc/<pid>/ns/mnt`.
+    pub(crate) fn process(&self) -> Option<u32> {
+        match self {
+            NamespaceRef::Pid(pid) => Some(*pid),
+            NamespaceRef::Path(path) => {
+                let text = path.to_str()?;
+                let pid = text.strip_prefix("/proc/")?.strip_suffix("/ns/mnt")?;
+                match pid.parse::<NamespaceRef>() {
+                    Ok(NamespaceRef::Pid(pid)) => Some(pid),
+                    _ => None,
+                }
+            }
+        }
+    }
+
     fn path_for(&self, kind: &str) -> PathBuf {
         match self {
             NamespaceRef::Path(path) => path.clone(),
@@ -125,5 +140,26 @@ mod tests {
         let path = NamespaceRef::from(Path::new("/run/ns"));
         assert_eq!(path.mount_path(), Path::new("/run/ns"));
         assert_eq!(path.user_path(), Path::new("/run/ns"));
+    }
+
+    #[test]
+    fn processes_are_pids_and_their_proc_files() {
+        assert_eq!(NamespaceRef::Pid(7).process(), Some(7));
+        assert_eq!(
+            NamespaceRef::from(Path::new("/proc/42/ns/mnt")).process(),
+            Some(42)
+        );
+        for other in [
+            "/proc/self/ns/mnt",
+            "/proc/42/ns/user",
+            "/proc/0/ns/mnt",
+            "/run/ns",
+        ] {
+            assert_eq!(
+                NamespaceRef::from(Path::new(other)).process(),
+                None,
+                "{other}"
+            );
+        }
     }
 }

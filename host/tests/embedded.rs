@@ -79,12 +79,12 @@ fn the_embedded_sleeper_runs_from_a_sealed_memfd() {
 
 #[test]
 fn debug_reads_like_display_for_main_returning_an_error() {
-    let error = Builder::new(NamespaceRef::Pid(1))
+    let error = Builder::new(NamespaceRef::Path("/proc/self/ns/mnt".into()))
         .hold(Hold::Sleeper)
         .sleeper("/nonexistent/mntnssandbox")
         .spawn()
         .expect_err("no such sleeper");
-    assert!(matches!(error, Error::SleeperNotFound { .. }));
+    assert!(matches!(error, Error::SleeperNotFound { .. }), "{error}");
     assert_eq!(format!("{error:?}"), error.to_string());
     assert_eq!(
         format!("{error:?}"),

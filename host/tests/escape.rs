@@ -4,7 +4,7 @@
 mod common;
 
 use common::Container;
-use mntnssandbox_host::{Error, FileKind};
+use mntnssandbox_host::{DirEntry, Error, FileKind, Sandbox};
 use std::path::Path;
 
 const HOST_MARKER: &str = "HOST-ONLY MARKER\n";
@@ -115,6 +115,17 @@ fn symlinks_stay_inside_the_root() {
     sandbox.close().expect("close");
 }
 
+/// The entries of a directory, sorted by name.
+fn list(sandbox: &Sandbox, path: &str) -> Vec<DirEntry> {
+    let mut entries = sandbox
+        .read_dir(path)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    entries.sort_by(|a, b| a.file_name().cmp(b.file_name()));
+    entries
+}
+
 #[test]
 fn metadata_listing_and_canonical_paths() {
     let container = container();
@@ -123,20 +134,16 @@ fn metadata_listing_and_canonical_paths() {
         .spawn()
         .expect("spawn a sleeper in the container");
 
-    let names: Vec<String> = sandbox
-        .read_dir("/a/b")
-        .unwrap()
+    let names: Vec<String> = list(&sandbox, "/a/b")
         .iter()
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, ["c", "up"]);
-    let up = sandbox
-        .read_dir("/a/b")
-        .unwrap()
+    let up = list(&sandbox, "/a/b")
         .into_iter()
         .find(|e| e.file_name() == "up");
     assert_eq!(up.unwrap().file_kind(), FileKind::Symlink);
-    let top = sandbox.read_dir("/").unwrap();
+    let top = list(&sandbox, "/");
     for name in ["a", "abs", "etc", "loop1", "magic", "proc"] {
         assert!(
             top.iter().any(|entry| entry.file_name() == name),

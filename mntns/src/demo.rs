@@ -92,12 +92,13 @@ pub(crate) fn demo(cli: &Cli) -> Outcome {
         safe.trim_end()
     );
 
-    let names: Vec<String> = sandbox
+    let mut names = sandbox
         .read_dir("/")
         .map_err(fail)?
-        .into_iter()
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
+        .map(|entry| entry.map(|entry| entry.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(fail)?;
+    names.sort();
     println!("  ls /       {}", names.join("  "));
     let os_release = sandbox.read_to_string("/etc/os-release").map_err(fail)?;
     if let Some(pretty) = os_release

@@ -63,7 +63,8 @@ enum Cmd {
     ///
     /// Names are escaped as `LC_ALL=C ls -b` does (\n, \t, \\, "\ ", octal \ooo for other
     /// control and non-ASCII bytes), so that no name can move the cursor, retitle the terminal
-    /// or pass for two entries.
+    /// or pass for two entries. A directory on a kernel pseudo-filesystem (procfs, sysfs, ...)
+    /// is refused unless --allow-pseudo-filesystems is given.
     Ls {
         /// The mount namespace: a namespace file or a PID
         nsref: NamespaceRef,
@@ -73,6 +74,14 @@ enum Cmd {
         /// Print names raw, each followed by a NUL byte, for programs
         #[arg(short = 'z', long)]
         zero: bool,
+        /// Do not sort: print names as they are read, in the directory's order (memory stays
+        /// flat whatever the directory holds)
+        #[arg(short = 'U')]
+        unsorted: bool,
+        /// List directories on kernel pseudo-filesystems too (with this process's credentials:
+        /// a container's link to /proc/self/fd would list mntns' own descriptors)
+        #[arg(long)]
+        allow_pseudo_filesystems: bool,
     },
     /// Hold the namespace: print the sleeper's PID and root path, keep it until stdin closes
     ///
@@ -103,7 +112,20 @@ fn main() -> ExitCode {
             max_bytes,
             allow_pseudo_filesystems,
         } => read::cat(&cli, nsref, path, *max_bytes, *allow_pseudo_filesystems),
-        Cmd::Ls { nsref, path, zero } => read::ls(&cli, nsref, path, *zero),
+        Cmd::Ls {
+            nsref,
+            path,
+            zero,
+            unsorted,
+            allow_pseudo_filesystems,
+        } => read::ls(
+            &cli,
+            nsref,
+            path,
+            *zero,
+            *unsorted,
+            *allow_pseudo_filesystems,
+        ),
         Cmd::Hold { nsref } => hold::hold(&cli, nsref),
         Cmd::Demo => demo::demo(&cli),
     };

@@ -1,7 +1,7 @@
 //! `mntns cat` and `mntns ls`: content and names from a hostile namespace, made safe to print.
 
 use crate::{builder, fail, Cli, Outcome};
-use mntnssandbox_host::{NamespaceRef, OsError, ReadPolicy};
+use mntnssandbox_host::{DirEntry, NamespaceRef, OsError, ReadPolicy};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -24,14 +24,21 @@ pub(crate) fn cat(
     sandbox.close().map_err(fail)
 }
 
-pub(crate) fn ls(cli: &Cli, nsref: &NamespaceRef, path: &Path, zero: bool) -> Outcome {
-    let sandbox = builder(cli, nsref).spawn().map_err(fail)?;
-    let entries = sandbox.read_dir(path).map_err(fail)?;
+pub(crate) fn ls(
+    cli: &Cli,
+    nsref: &NamespaceRef,
+    path: &Path,
+    zero: bool,
+    unsorted: bool,
+    allow_pseudo_filesystems: bool,
+) -> Outcome {
+    let mut sandbox = builder(cli, nsref).spawn().map_err(fail)?;
+    sandbox.set_read_policy(ReadPolicy::new().allow_pseudo_filesystems(allow_pseudo_filesystems));
+    let mut entries = sandbox.read_dir(path).map_err(fail)?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     let mut line = Vec::new();
-    for entry in &entries {
+    let mut print = |name: &[u8]| -> Outcome {
         line.clear();
-        let name = entry.file_name().as_bytes();
         if zero {
             line.extend_from_slice(name);
             line.push(0);
@@ -40,7 +47,23 @@ pub(crate) fn ls(cli: &Cli, nsref: &NamespaceRef, path: &Path, zero: bool) -> Ou
             line.push(b'\n');
         }
         out.write_all(&line)
-            .map_err(|error| format!("write stdout: {}", OsError(&error)))?;
+            .map_err(|error| format!("write stdout: {}", OsError(&error)))
+    };
+    if unsorted {
+        // As read, one batch at a time: memory stays flat whatever the directory holds.
+        for entry in entries {
+            print(entry.map_err(fail)?.file_name().as_bytes())?;
+        }
+    } else {
+        let mut names = entries
+            .by_ref()
+            .map(|entry| entry.map(DirEntry::into_file_name))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(fail)?;
+        names.sort();
+        for name in &names {
+            print(name.as_bytes())?;
+        }
     }
     out.flush()
         .map_err(|error| format!("write stdout: {}", OsError(&error)))?;

@@ -92,20 +92,7 @@ impl Child {
 
     /// Whether the process has exited, or does so within `timeout`.
     pub(crate) fn exits_within(&self, timeout: Duration) -> bool {
-        if self.reaped {
-            return true;
-        }
-        let mut fds = [PollFd::from_borrowed_fd(lend(&self.pidfd), PollFlags::IN)];
-        let timeout = timespec(timeout);
-        loop {
-            match poll(&mut fds, Some(&timeout)) {
-                Ok(0) => return false,
-                Ok(_) => return true,
-                Err(Errno::INTR) => continue,
-                // Cannot happen with a valid pidfd; assume the worst.
-                Err(_) => return true,
-            }
-        }
+        self.reaped || exits_within(self.pidfd.as_fd(), timeout)
     }
 
     /// SIGKILL through the pidfd (a no-op if it has exited already).
@@ -157,6 +144,26 @@ impl Child {
 impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.kill_and_reap();
+    }
+}
+
+/// Whether the process of `pidfd` is still running: a pidfd turns readable once it exits.
+pub(crate) fn is_running(pidfd: &impl AsFd) -> bool {
+    !exits_within(pidfd.as_fd(), Duration::ZERO)
+}
+
+/// Whether the process of `pidfd` has exited, or does so within `timeout`.
+fn exits_within(pidfd: BorrowedFd<'_>, timeout: Duration) -> bool {
+    let mut fds = [PollFd::from_borrowed_fd(lend(&pidfd), PollFlags::IN)];
+    let timeout = timespec(timeout);
+    loop {
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(0) => return false,
+            Ok(_) => return true,
+            Err(Errno::INTR) => continue,
+            // Cannot happen with a valid pidfd; assume the worst.
+            Err(_) => return true,
+        }
     }
 }
 

@@ -11,6 +11,8 @@ mod clone3;
 #[cfg(feature = "embedded-sleeper")]
 pub(crate) mod embedded;
 pub(crate) mod launch;
+mod nsfs;
+pub(crate) mod owner;
 pub(crate) mod privilege;
 pub(crate) mod reaper;
 mod sleeper;
@@ -21,6 +23,7 @@ pub(crate) use child::Child;
 
 use crate::error::Error;
 use crate::{Hold, NamespaceRef, Sandbox};
+use nsfs::Kind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -195,20 +198,33 @@ impl Builder {
     }
 
     fn spawn_once(&self) -> Result<Sandbox, Error> {
+        let process = self.mount.process();
+        if process.is_some() {
+            nsfs::check_procfs()?;
+        }
         let mount = self.mount.mount_path();
+        let namespace = nsfs::open_namespace(&mount, Kind::Mount)?;
         // A privileged host enters by itself: its sleeper stays out of the container's reach.
-        let user = self
-            .user
-            .as_ref()
-            .filter(|_| !privilege::enters_without_userns(&mount))
-            .map(NamespaceRef::user_path);
+        let user = match &self.user {
+            Some(user) if !privilege::enters_without_userns(&namespace) => {
+                let path = user.user_path();
+                nsfs::open_namespace(&path, Kind::User)?;
+                Some(path)
+            }
+            _ => None,
+        };
         if self.hold == Hold::Fds && self.threads && user.is_none() && privilege::may_setns() {
-            // Refused (EPERM, ...): the sleeper below says why in its own words.
-            if let Ok((namespace, root)) = thread::enter_in_thread(&mount) {
-                return Ok(Sandbox::held_by_fds(namespace, root));
+            match thread::enter_in_thread(namespace, self.timeout) {
+                Ok((namespace, root)) => {
+                    let owner = owner::owner_of(&namespace, process.as_slice())?;
+                    return Ok(Sandbox::held_by_fds(namespace, root, owner));
+                }
+                Err(error @ Error::EnterTimeout { .. }) => return Err(error),
+                // Refused (EPERM, ...): the sleeper below says why in its own words.
+                Err(_) => {}
             }
         }
-        sleeper::spawn(self, &mount, user.as_deref())
+        sleeper::spawn(self, &mount, user.as_deref(), process)
     }
 }
 

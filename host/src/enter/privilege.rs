@@ -2,23 +2,23 @@
 //! a mount namespace without joining a user namespace, whether its children can be named
 //! safely by a pidfd taken after the spawn, and room for more descriptors.
 
+use super::nsfs;
 use crate::fd::identity;
 use rustix::thread::CapabilitySet;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::Path;
+use std::os::fd::OwnedFd;
 
 /// User namespaces nest at most 32 deep.
 const MAX_USERNS_DEPTH: usize = 33;
 
-/// Whether a child of ours (same credentials) can setns(2) into the mount namespace at
-/// `mount` as it is: setns needs CAP_SYS_CHROOT in our own user namespace and CAP_SYS_ADMIN
+/// Whether a child of ours (same credentials) can setns(2) into the mount namespace
+/// `namespace` as it is: setns needs CAP_SYS_CHROOT in our own user namespace and CAP_SYS_ADMIN
 /// over the user namespace that owns the mount namespace, which we have when both are in our
 /// effective set and that owner is our user namespace or one below it. Then joining the
 /// container's user namespace first is not needed, and not wanted: it would put the sleeper's
 /// credentials where the container's root can signal and ptrace it. Any doubt answers `false`.
-pub(crate) fn enters_without_userns(mount: &Path) -> bool {
-    may_setns() && owned_by_our_userns_or_below(mount).unwrap_or(false)
+pub(crate) fn enters_without_userns(namespace: &OwnedFd) -> bool {
+    may_setns() && owned_by_our_userns_or_below(namespace).unwrap_or(false)
 }
 
 /// Whether this thread holds what setns(CLONE_NEWNS) asks of it in its own user namespace
@@ -53,38 +53,20 @@ pub(crate) fn raise_open_files_limit() -> bool {
     }
 }
 
-fn owned_by_our_userns_or_below(mount: &Path) -> io::Result<bool> {
-    let ours = identity_of_path(Path::new("/proc/thread-self/ns/user"))?;
-    let namespace = OwnedFd::from(std::fs::File::open(mount)?);
-    let mut owner = ns_ioctl(&namespace, libc::NS_GET_USERNS)?;
+fn owned_by_our_userns_or_below(namespace: &OwnedFd) -> io::Result<bool> {
+    let ours = nsfs::own_user_namespace()?;
+    let mut owner = nsfs::owner(namespace)?;
     for _ in 0..MAX_USERNS_DEPTH {
         if identity(&owner)? == ours {
             return Ok(true);
         }
         // EPERM once the parent is above our own user namespace: not below us.
-        owner = match ns_ioctl(&owner, libc::NS_GET_PARENT) {
+        owner = match nsfs::ns_ioctl(&owner, libc::NS_GET_PARENT) {
             Ok(parent) => parent,
             Err(_) => return Ok(false),
         };
     }
     Ok(false)
-}
-
-/// An nsfs ioctl that returns a new namespace descriptor (`NS_GET_USERNS`, `NS_GET_PARENT`).
-fn ns_ioctl(namespace: &OwnedFd, request: libc::Ioctl) -> io::Result<OwnedFd> {
-    // SAFETY: these requests take no argument and return a new descriptor or -1.
-    let fd = unsafe { libc::ioctl(namespace.as_raw_fd(), request) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: the kernel just gave us this descriptor; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-fn identity_of_path(path: &Path) -> io::Result<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path)?;
-    Ok((meta.dev(), meta.ino()))
 }
 
 /// Whether the kernel reaps our children by itself (SIGCHLD ignored, or `SA_NOCLDWAIT`): then

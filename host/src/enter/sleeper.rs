@@ -2,6 +2,7 @@
 
 use super::child::{timespec, Child};
 use super::launch::{launch, LaunchError, Launched};
+use super::owner::owner_of;
 use super::{Builder, Sleeper, SLEEPER_NAME};
 use crate::error::{from_errno, Error};
 use crate::fd::{lend, own};
@@ -21,11 +22,13 @@ const EXIT_GRACE: Duration = Duration::from_millis(100);
 const STDERR_LIMIT: usize = 4096;
 
 /// Spawns `builder`'s sleeper into the mount namespace at `mount` (joining the user namespace
-/// at `user` first, if given) and opens the sandbox through it.
+/// at `user` first, if given) and opens the sandbox through it. `process` is the process the
+/// reference names, if any, where the owner's id maps may be read.
 pub(super) fn spawn(
     builder: &Builder,
     mount: &Path,
     user: Option<&Path>,
+    process: Option<u32>,
 ) -> Result<Sandbox, Error> {
     let sleeper = match &builder.sleeper {
         Some(path) => Sleeper::Path(path.clone()),
@@ -71,8 +74,9 @@ pub(super) fn spawn(
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
     );
+    let namespace = child.mount_namespace();
     // The PID cannot have been reused while our child is unreaped, and the pidfd says the
-    // child still ran after the open: so `root` is our sleeper's root.
+    // child still ran after the opens: so `root` and `namespace` are our sleeper's.
     if !child.is_alive() {
         return Err(died(&mut child));
     }
@@ -86,9 +90,14 @@ pub(super) fn spawn(
             return Err(Error::io(what, from_errno(errno)));
         }
     };
-    let sandbox = Sandbox::held_by_sleeper(child, root, lifeline);
+    let namespace = namespace
+        .map_err(|error| Error::io(format!("open the namespace of sleeper {pid}"), error))?;
+    // The sleeper itself is in the owning user namespace when it joined one.
+    let processes: Vec<u32> = std::iter::once(pid).chain(process).collect();
+    let owner = owner_of(&namespace, &processes)?;
+    let sandbox = Sandbox::held_by_sleeper(child, root, lifeline, owner);
     match builder.hold {
-        Hold::Fds => sandbox.detach(),
+        Hold::Fds => Ok(sandbox.let_go(namespace)),
         Hold::Sleeper => Ok(sandbox),
     }
 }

@@ -14,14 +14,13 @@
 //! (through a pidfd of ours, so it keeps no descriptor between requests), so it never keeps a
 //! container's namespace alive; if it cannot, it ends.
 
-use crate::error::from_errno;
+use crate::error::{from_errno, Error};
 use crate::fd::{lend, own};
 use rustix::fd::AsFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::thread::{LinkNameSpaceType, UnshareFlags};
 use std::io;
 use std::os::fd::OwnedFd;
-use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -35,55 +34,94 @@ struct Request {
     reply: SyncSender<(OwnedFd, io::Result<OwnedFd>)>,
 }
 
-/// The entering thread's mailbox, while it runs.
-static THREAD: Mutex<Option<Sender<Request>>> = Mutex::new(None);
+/// The entering thread's mailbox, while it runs, and which thread it is.
+struct Mailbox {
+    requests: Sender<Request>,
+    generation: u64,
+}
 
-fn lock() -> MutexGuard<'static, Option<Sender<Request>>> {
+/// The mailbox of the thread that serves requests now, and the last generation started.
+static THREAD: Mutex<(Option<Mailbox>, u64)> = Mutex::new((None, 0));
+
+fn lock() -> MutexGuard<'static, (Option<Mailbox>, u64)> {
     // Nothing panics while holding it; a poisoned one is still sound.
     THREAD
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The mount namespace at `mount`, held by its own descriptor, and a descriptor (`O_PATH`) of
-/// its root directory, as a process that joins it sees that root.
-pub(crate) fn enter_in_thread(mount: &Path) -> io::Result<(OwnedFd, OwnedFd)> {
-    let namespace = OwnedFd::from(std::fs::File::open(mount)?);
+/// Forgets the mailbox of thread `generation`, if it is still the one in service.
+fn retire(generation: u64) {
+    let mut thread = lock();
+    if thread
+        .0
+        .as_ref()
+        .is_some_and(|mailbox| mailbox.generation == generation)
+    {
+        thread.0 = None;
+    }
+}
+
+/// Enters the mount namespace `namespace` (a checked namespace file) and returns it with a
+/// descriptor (`O_PATH`) of its root directory, as a process that joins it sees that root;
+/// waits for the entering thread no longer than `timeout`.
+pub(crate) fn enter_in_thread(
+    namespace: OwnedFd,
+    timeout: Duration,
+) -> Result<(OwnedFd, OwnedFd), Error> {
     let (reply, answer) = mpsc::sync_channel(1);
     let mut request = Request { namespace, reply };
     // At most twice: a thread that ended (or broke) since we looked is replaced once.
     for _ in 0..2 {
         let mut thread = lock();
-        let mailbox = match thread.as_ref() {
-            Some(mailbox) => mailbox.clone(),
+        let (mailbox, generation) = match thread.0.as_ref() {
+            Some(mailbox) => (mailbox.requests.clone(), mailbox.generation),
             None => {
                 let (mailbox, requests) = mpsc::channel();
+                thread.1 += 1;
+                let generation = thread.1;
                 std::thread::Builder::new()
                     .name("mntnssandbox-enter".into())
-                    .spawn(move || serve(requests))?;
-                *thread = Some(mailbox.clone());
-                mailbox
+                    .spawn(move || serve(requests, generation))
+                    .map_err(|error| Error::io("start the entering thread", error))?;
+                thread.0 = Some(Mailbox {
+                    requests: mailbox.clone(),
+                    generation,
+                });
+                (mailbox, generation)
             }
         };
         match mailbox.send(request) {
             Ok(()) => {
                 drop(thread);
-                let (namespace, root) = answer
-                    .recv()
-                    .map_err(|_| io::Error::other("the entering thread ended"))?;
-                return Ok((namespace, root?));
+                let (namespace, root) = match answer.recv_timeout(timeout) {
+                    Ok(answer) => answer,
+                    Err(RecvTimeoutError::Timeout) => {
+                        retire(generation);
+                        return Err(Error::EnterTimeout { timeout });
+                    }
+                    Err(RecvTimeoutError::Disconnected) => {
+                        let error = io::Error::other("the entering thread ended");
+                        return Err(Error::io("enter the namespace", error));
+                    }
+                };
+                let root = root.map_err(|error| Error::io("enter the namespace", error))?;
+                return Ok((namespace, root));
             }
             Err(mpsc::SendError(returned)) => {
-                *thread = None;
+                thread.0 = None;
                 request = returned;
             }
         }
     }
-    Err(io::Error::other("no thread to enter the namespace"))
+    let error = io::Error::other("no thread to enter the namespace");
+    Err(Error::io("enter the namespace", error))
 }
 
-/// The entering thread: its own file-system context, then one request after another.
-fn serve(requests: Receiver<Request>) {
+/// The entering thread: every signal blocked, its own file-system context, then one request
+/// after another.
+fn serve(requests: Receiver<Request>, generation: u64) {
+    block_signals();
     // SAFETY: CLONE_FS gives this thread its own root, cwd and umask, which nothing else
     // observes: it runs no other code.
     let unshared = unsafe { rustix::thread::unshare_unsafe(UnshareFlags::FS) };
@@ -97,7 +135,13 @@ fn serve(requests: Receiver<Request>) {
                 match requests.try_recv() {
                     Ok(request) => request,
                     Err(_) => {
-                        *thread = None;
+                        if thread
+                            .0
+                            .as_ref()
+                            .is_some_and(|m| m.generation == generation)
+                        {
+                            thread.0 = None;
+                        }
                         return;
                     }
                 }
@@ -106,7 +150,7 @@ fn serve(requests: Receiver<Request>) {
         let Request { namespace, reply } = request;
         if let Err(errno) = unshared {
             let _ = reply.send((namespace, Err(from_errno(errno))));
-            *lock() = None;
+            retire(generation);
             return;
         }
         let root = enter(&namespace);
@@ -114,9 +158,20 @@ fn serve(requests: Receiver<Request>) {
         let went_home = go_home();
         let _ = reply.send((namespace, root));
         if went_home.is_err() {
-            *lock() = None;
+            retire(generation);
             return;
         }
+    }
+}
+
+/// Blocks every signal on this thread (the kernel never delivers SIGKILL and SIGSTOP to a
+/// thread's handler anyway).
+fn block_signals() {
+    // SAFETY: a filled local signal set; pthread_sigmask only changes this thread's mask.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
     }
 }
 

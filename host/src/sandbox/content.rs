@@ -11,7 +11,6 @@
 use super::{access, Sandbox};
 use crate::error::{from_errno, Error};
 use crate::fd::{lend, own};
-use crate::sandbox::policy::pseudo_filesystem;
 use crate::{FileKind, ReadPolicy};
 use rustix::fs::{Mode, OFlags};
 use std::fs::File;
@@ -79,9 +78,11 @@ impl Sandbox {
         copy_bounded(file, out, path, size, policy.max_bytes_limit())
     }
 
-    /// The checked, reopened regular file and its size when checked.
+    /// The checked, reopened regular file and its size when checked, opened within the
+    /// sandbox's authority.
     fn open_regular(&self, path: &Path, policy: ReadPolicy) -> Result<(File, u64), Error> {
         const OP: &str = "open";
+        let _bound = self.bound(OP, path)?;
         let handle = self.resolve(OP, path, OFlags::PATH)?;
         let stat = rustix::fs::fstat(lend(&handle))
             .map_err(|errno| access(OP, path, from_errno(errno)))?;
@@ -92,16 +93,7 @@ impl Sandbox {
                 kind,
             });
         }
-        if !policy.allows_pseudo_filesystems() {
-            let fs = rustix::fs::fstatfs(lend(&handle))
-                .map_err(|errno| access(OP, path, from_errno(errno)))?;
-            if let Some(filesystem) = pseudo_filesystem(fs.f_type as u64) {
-                return Err(Error::PseudoFilesystem {
-                    path: path.to_owned(),
-                    filesystem,
-                });
-            }
-        }
+        self.check_filesystem(OP, path, &handle, policy)?;
         let file = reopen(&handle).map_err(|error| access(OP, path, error))?;
         let reopened =
             rustix::fs::fstat(lend(&file)).map_err(|errno| access(OP, path, from_errno(errno)))?;

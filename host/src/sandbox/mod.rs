@@ -2,20 +2,26 @@
 //!
 //! The rooms: this file holds the sandbox itself, its lifetime and path resolution;
 //! `content.rs` reads file content (regular files only, bounded); `names.rs` answers about
-//! names (metadata, links, canonical paths); `dir.rs` lists directories.
+//! names (metadata, links, canonical paths); `dir.rs` lists directories; `policy.rs` holds the
+//! reading policy and the pseudo-filesystem list; `authority.rs` bounds every operation by the
+//! authority of the namespace's own root.
 
+pub(crate) mod authority;
 mod content;
 mod dir;
 mod names;
 pub(crate) mod policy;
 
-pub use dir::{DirEntry, FileKind};
+pub use dir::{DirEntry, FileKind, ReadDir};
 
+use crate::enter::owner::Owner;
 use crate::enter::reaper::Reaped;
 use crate::enter::slots::Lease;
 use crate::enter::Child;
 use crate::error::{from_errno, Error};
 use crate::fd::{lend, own};
+use crate::sandbox::authority::{Authority, Bounded, IdMap};
+use crate::sandbox::policy::pseudo_filesystem;
 use crate::ReadPolicy;
 use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -74,6 +80,7 @@ pub struct Sandbox {
     holder: Holder,
     root: OwnedFd,
     policy: ReadPolicy,
+    owner: Owner,
     /// Keeps the spawner's low descriptor slots while any sandbox is alive (slots.rs).
     _lease: Lease,
 }
@@ -104,7 +111,12 @@ enum Holder {
 }
 
 impl Sandbox {
-    pub(crate) fn held_by_sleeper(child: Child, root: OwnedFd, lifeline: Option<OwnedFd>) -> Self {
+    pub(crate) fn held_by_sleeper(
+        child: Child,
+        root: OwnedFd,
+        lifeline: Option<OwnedFd>,
+        owner: Owner,
+    ) -> Self {
         Sandbox {
             holder: Holder::Sleeper {
                 child,
@@ -112,11 +124,12 @@ impl Sandbox {
             },
             root,
             policy: ReadPolicy::new(),
+            owner,
             _lease: Lease::take(),
         }
     }
 
-    pub(crate) fn held_by_fds(namespace: OwnedFd, root: OwnedFd) -> Self {
+    pub(crate) fn held_by_fds(namespace: OwnedFd, root: OwnedFd, owner: Owner) -> Self {
         Sandbox {
             holder: Holder::Fds {
                 _namespace: namespace,
@@ -124,6 +137,7 @@ impl Sandbox {
             },
             root,
             policy: ReadPolicy::new(),
+            owner,
             _lease: Lease::take(),
         }
     }
@@ -150,6 +164,11 @@ impl Sandbox {
         }
         let namespace = namespace
             .map_err(|error| Error::io(format!("open the namespace of sleeper {pid}"), error))?;
+        Ok(self.let_go(namespace))
+    }
+
+    /// Lets the sleeper go, keeping `namespace`, its mount namespace, taken while it ran.
+    pub(crate) fn let_go(mut self, namespace: OwnedFd) -> Sandbox {
         let holder = Holder::Fds {
             _namespace: namespace,
             let_go: None,
@@ -160,7 +179,7 @@ impl Sandbox {
                 *let_go = Some(reaped);
             }
         }
-        Ok(self)
+        self
     }
 
     /// How this sandbox holds its namespace.
@@ -210,17 +229,67 @@ impl Sandbox {
         self.sleeper().is_none_or(Child::is_alive)
     }
 
-    /// The policy [`open`](Sandbox::open), [`read`](Sandbox::read) and
-    /// [`read_to_string`](Sandbox::read_to_string) apply (the default until changed).
+    /// The policy every operation applies (the default until changed): which file systems it
+    /// may look at, and how much a whole-file read may return.
     pub fn read_policy(&self) -> ReadPolicy {
         self.policy
     }
 
-    /// Changes the policy of [`open`](Sandbox::open), [`read`](Sandbox::read) and
-    /// [`read_to_string`](Sandbox::read_to_string); [`open_with`](Sandbox::open_with) and
-    /// [`read_with`](Sandbox::read_with) take one per call.
+    /// Changes the policy of every operation; [`open_with`](Sandbox::open_with),
+    /// [`read_with`](Sandbox::read_with) and [`copy_to`](Sandbox::copy_to) take one per call.
     pub fn set_read_policy(&mut self, policy: ReadPolicy) {
         self.policy = policy;
+    }
+
+    /// Whose authority this sandbox's operations have: this process's own, or at most that
+    /// of the root of the user namespace owning the mount namespace (see [`Authority`]).
+    pub fn authority(&self) -> Authority {
+        self.owner.authority
+    }
+
+    /// How the user namespace owning the mount namespace maps uids: the identity for a
+    /// namespace of this process's own user namespace; empty where it could not be read (no
+    /// process of that user namespace was at hand). [`IdMap::to_inside`] turns a file's owner
+    /// as this process sees it into the owner a process in the container sees.
+    pub fn uid_map(&self) -> &IdMap {
+        &self.owner.uid_map
+    }
+
+    /// How the user namespace owning the mount namespace maps gids, as
+    /// [`uid_map`](Sandbox::uid_map).
+    pub fn gid_map(&self) -> &IdMap {
+        &self.owner.gid_map
+    }
+
+    /// The calling thread within this sandbox's authority until the guard is dropped.
+    fn bound(&self, op: &'static str, path: &Path) -> Result<Bounded, Error> {
+        self.owner
+            .authority
+            .enter()
+            .map_err(|error| access(op, path, error))
+    }
+
+    /// Refuses `fd` (named `path`) if it lies on a kernel pseudo-filesystem that `policy`
+    /// does not allow.
+    fn check_filesystem(
+        &self,
+        op: &'static str,
+        path: &Path,
+        fd: &OwnedFd,
+        policy: ReadPolicy,
+    ) -> Result<(), Error> {
+        if policy.allows_pseudo_filesystems() {
+            return Ok(());
+        }
+        let fs =
+            rustix::fs::fstatfs(lend(fd)).map_err(|errno| access(op, path, from_errno(errno)))?;
+        match pseudo_filesystem(fs.f_type as u64) {
+            Some(filesystem) => Err(Error::PseudoFilesystem {
+                path: path.to_owned(),
+                filesystem,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Releases the namespace: closes the descriptors, and kills the sleeper (SIGKILL through
@@ -317,6 +386,7 @@ impl fmt::Debug for Sandbox {
             .field("hold", &self.hold())
             .field("pid", &self.pid())
             .field("root", &self.root.as_raw_fd())
+            .field("authority", &self.owner.authority)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }

@@ -1,5 +1,8 @@
 //! Answers about names inside the root: metadata, symlink targets, canonical paths. None of
-//! these opens content, so they work on every kind of file (FIFOs and devices included).
+//! these opens content, so they work on every kind of file (FIFOs and devices included); like
+//! content reads, they refuse what lies on a kernel pseudo-filesystem unless the policy allows
+//! it (a container's link into the host's procfs would otherwise list or stat the *reader's*
+//! own process), and run within the sandbox's authority.
 
 use super::{access, Sandbox};
 use crate::error::from_errno;
@@ -17,24 +20,30 @@ use crate::Error;
 impl Sandbox {
     /// The metadata of what `path` names, following a final symlink (inside the root).
     pub fn metadata(&self, path: impl AsRef<Path>) -> Result<Metadata, Error> {
-        let path = path.as_ref();
-        let file = File::from(self.resolve("stat", path, OFlags::PATH)?);
-        file.metadata()
-            .map_err(|source| access("stat", path, source))
+        self.stat(path.as_ref(), OFlags::PATH)
     }
 
     /// The metadata of what `path` names, of a final symlink itself if it is one.
     pub fn symlink_metadata(&self, path: impl AsRef<Path>) -> Result<Metadata, Error> {
-        let path = path.as_ref();
-        let file = File::from(self.resolve("stat", path, OFlags::PATH | OFlags::NOFOLLOW)?);
-        file.metadata()
-            .map_err(|source| access("stat", path, source))
+        self.stat(path.as_ref(), OFlags::PATH | OFlags::NOFOLLOW)
+    }
+
+    fn stat(&self, path: &Path, flags: OFlags) -> Result<Metadata, Error> {
+        const OP: &str = "stat";
+        let _bound = self.bound(OP, path)?;
+        let handle = self.resolve(OP, path, flags)?;
+        self.check_filesystem(OP, path, &handle, self.policy)?;
+        File::from(handle)
+            .metadata()
+            .map_err(|source| access(OP, path, source))
     }
 
     /// The target of the symlink `path` (whose parent directories are resolved in the root).
     pub fn read_link(&self, path: impl AsRef<Path>) -> Result<PathBuf, Error> {
         let path = path.as_ref();
+        let _bound = self.bound("readlink", path)?;
         let link = self.resolve("readlink", path, OFlags::PATH | OFlags::NOFOLLOW)?;
+        self.check_filesystem("readlink", path, &link, self.policy)?;
         // readlinkat(fd, "") says ENOENT for anything but a symlink; readlink(2) says EINVAL.
         let kind = File::from(
             link.try_clone()
@@ -74,7 +83,9 @@ impl Sandbox {
     pub fn canonicalize(&self, path: impl AsRef<Path>) -> Result<PathBuf, Error> {
         const OP: &str = "canonicalize";
         let path = path.as_ref();
+        let _bound = self.bound(OP, path)?;
         let target = self.resolve(OP, path, OFlags::PATH)?;
+        self.check_filesystem(OP, path, &target, self.policy)?;
         let root_seen = fd_path(&self.root).map_err(|source| access(OP, path, source))?;
         let target_seen = fd_path(&target).map_err(|source| access(OP, path, source))?;
         let unnamable = || {

@@ -67,6 +67,23 @@ macro_rules! require_root {
     };
 }
 
+/// Takes CAP_SYS_ADMIN out of this thread's bounding, effective and permitted sets for good
+/// (prctl and capset act on the calling thread only): the thread can no longer enter a mount
+/// namespace by itself, and the sleepers it spawns (whose exec as root grants them the bounding
+/// set) are refused with EPERM when they join another process's namespace. The real sleeper's
+/// own refusal, for tests that want one.
+pub fn give_up_sys_admin() {
+    use rustix::thread::{capabilities, set_capabilities, CapabilitySet};
+    if is_root() {
+        rustix::thread::remove_capability_from_bounding_set(CapabilitySet::SYS_ADMIN)
+            .expect("PR_CAPBSET_DROP CAP_SYS_ADMIN");
+    }
+    let mut sets = capabilities(None).expect("capget");
+    sets.effective -= CapabilitySet::SYS_ADMIN;
+    sets.permitted -= CapabilitySet::SYS_ADMIN;
+    set_capabilities(None, sets).expect("capset without CAP_SYS_ADMIN");
+}
+
 /// Tests that count children or fds must not overlap with others in the same binary.
 pub fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());

@@ -1,0 +1,170 @@
+//! Namespace files: a reference opened without blocking and checked to be a namespace of the
+//! kind wanted; the nsfs ioctls; and `/proc` checked to be our PID namespace's before a PID
+//! is looked up there.
+
+use crate::error::{from_errno, Error};
+use crate::fd::{identity, lend, own};
+use crate::FileKind;
+use rustix::fs::{Mode, OFlags};
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// `NSFS_MAGIC` of <linux/magic.h>.
+const NSFS_MAGIC: u32 = 0x6e73_6673;
+
+/// A kind of namespace a reference must name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Mount,
+    User,
+}
+
+impl Kind {
+    fn clone_flag(self) -> libc::c_int {
+        match self {
+            Kind::Mount => libc::CLONE_NEWNS,
+            Kind::User => libc::CLONE_NEWUSER,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Mount => "mount",
+            Kind::User => "user",
+        }
+    }
+}
+
+/// Opens the namespace file at `path`, which must be a namespace of `kind`.
+///
+/// The path is resolved to an `O_PATH` handle first, which opens nothing (no FIFO can block
+/// it, no device is touched); only an nsfs file is then reopened for reading, through this
+/// thread's `/proc/thread-self/fd`, non-blocking and without a controlling terminal, and its
+/// type checked with `NS_GET_NSTYPE`.
+pub(crate) fn open_namespace(path: &Path, kind: Kind) -> Result<OwnedFd, Error> {
+    let what = || format!("invalid {} namespace reference {path:?}", kind.name());
+    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        let error = io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte");
+        Error::io(what(), error)
+    })?;
+    let handle = rustix::fs::open(
+        c_path.as_c_str(),
+        OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map(own)
+    .map_err(|errno| Error::io(what(), from_errno(errno)))?;
+    let not_a_namespace = |found: String| Error::NotANamespace {
+        path: path.to_owned(),
+        wanted: kind.name(),
+        found,
+    };
+    let fs =
+        rustix::fs::fstatfs(lend(&handle)).map_err(|errno| Error::io(what(), from_errno(errno)))?;
+    if fs.f_type as u32 != NSFS_MAGIC {
+        let stat = rustix::fs::fstat(lend(&handle))
+            .map_err(|errno| Error::io(what(), from_errno(errno)))?;
+        return Err(not_a_namespace(
+            FileKind::from_mode(stat.st_mode).to_string(),
+        ));
+    }
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let namespace = rustix::fs::open(
+        format!("/proc/thread-self/fd/{}", handle.as_raw_fd()).as_str(),
+        flags,
+        Mode::empty(),
+    )
+    .map(own)
+    .map_err(|errno| Error::io(what(), from_errno(errno)))?;
+    if identity(&namespace).ok() != identity(&handle).ok() {
+        let error = io::Error::other("reopening the checked reference led to another file");
+        return Err(Error::io(what(), error));
+    }
+    // SAFETY: NS_GET_NSTYPE takes no argument and returns a CLONE_NEW* flag or -1.
+    let nstype = unsafe { libc::ioctl(namespace.as_raw_fd(), libc::NS_GET_NSTYPE) };
+    if nstype < 0 {
+        // Not a namespace, but on nsfs all the same (ENOTTY).
+        return Err(not_a_namespace("an nsfs file that is no namespace".into()));
+    }
+    if nstype != kind.clone_flag() {
+        return Err(not_a_namespace(format!(
+            "a {} namespace",
+            type_name(nstype)
+        )));
+    }
+    Ok(namespace)
+}
+
+fn type_name(nstype: libc::c_int) -> &'static str {
+    match nstype {
+        libc::CLONE_NEWNS => "mount",
+        libc::CLONE_NEWUSER => "user",
+        libc::CLONE_NEWPID => "PID",
+        libc::CLONE_NEWNET => "network",
+        libc::CLONE_NEWUTS => "UTS",
+        libc::CLONE_NEWIPC => "IPC",
+        libc::CLONE_NEWCGROUP => "cgroup",
+        libc::CLONE_NEWTIME => "time",
+        _ => "other",
+    }
+}
+
+/// An nsfs ioctl that returns a new namespace descriptor (`NS_GET_USERNS`, `NS_GET_PARENT`).
+pub(crate) fn ns_ioctl(namespace: &OwnedFd, request: libc::Ioctl) -> io::Result<OwnedFd> {
+    // SAFETY: these requests take no argument and return a new descriptor or -1.
+    let fd = unsafe { libc::ioctl(namespace.as_raw_fd(), request) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just gave us this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The user namespace that owns `namespace` (`NS_GET_USERNS`).
+pub(crate) fn owner(namespace: &OwnedFd) -> io::Result<OwnedFd> {
+    ns_ioctl(namespace, libc::NS_GET_USERNS)
+}
+
+/// The uid of the creator of a user namespace, as this process sees it (`NS_GET_OWNER_UID`).
+pub(crate) fn creator_uid(user_namespace: &OwnedFd) -> io::Result<u32> {
+    let mut uid: libc::uid_t = 0;
+    // SAFETY: NS_GET_OWNER_UID writes one uid_t to the address given.
+    let done = unsafe {
+        libc::ioctl(
+            user_namespace.as_raw_fd(),
+            libc::NS_GET_OWNER_UID,
+            &mut uid as *mut libc::uid_t,
+        )
+    };
+    if done < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(uid)
+}
+
+/// Which user namespace this thread is in: the device and inode of its nsfs file.
+pub(crate) fn own_user_namespace() -> io::Result<(u64, u64)> {
+    let stat = rustix::fs::stat("/proc/thread-self/ns/user").map_err(from_errno)?;
+    Ok((stat.st_dev, stat.st_ino))
+}
+
+/// Fails unless `/proc` is the procfs of this process's PID namespace: only then does
+/// `/proc/<pid>` name the process that has `pid` here. (A process in a PID namespace of its
+/// own that did not mount a procfs for it sees its parent's, where every number differs.)
+pub(crate) fn check_procfs() -> Result<(), Error> {
+    let pid = std::process::id();
+    let seen = match std::fs::read_link("/proc/self") {
+        Ok(seen) => seen.to_string_lossy().into_owned(),
+        // There, but pointing nowhere: a procfs of a PID namespace we are not in.
+        Err(_) if Path::new("/proc/self").symlink_metadata().is_ok() => String::new(),
+        Err(error) => return Err(Error::io("read /proc/self (is /proc mounted?)", error)),
+    };
+    if seen == pid.to_string() {
+        Ok(())
+    } else {
+        Err(Error::ForeignProcfs { seen, pid })
+    }
+}

@@ -1,0 +1,106 @@
+//! Whose namespace it is: the user namespace that owns a mount namespace, how that user
+//! namespace maps ids, and so the authority every operation in it may have
+//! (sandbox/authority.rs).
+
+use super::nsfs;
+use crate::error::Error;
+use crate::fd::{identity, own};
+use crate::sandbox::authority::{Authority, IdMap};
+use rustix::process::{pidfd_open, Pid, PidfdFlags};
+use std::io;
+use std::os::fd::OwnedFd;
+
+/// The owner of a mount namespace as reads in it need it.
+#[derive(Clone, Debug)]
+pub(crate) struct Owner {
+    pub(crate) authority: Authority,
+    /// How the owner maps uids and gids (the identity for our own user namespace).
+    pub(crate) uid_map: IdMap,
+    pub(crate) gid_map: IdMap,
+}
+
+impl Owner {
+    /// This process's own user namespace.
+    pub(crate) fn own() -> Owner {
+        Owner {
+            authority: Authority::Own,
+            uid_map: IdMap::identity(),
+            gid_map: IdMap::identity(),
+        }
+    }
+}
+
+/// The owner of the mount namespace `namespace`; its id maps are read from the first of
+/// `processes` that lives in that user namespace.
+///
+/// Where no such process is found, the maps are unknown, and operations run as the overflow
+/// ids (`nobody`), the least authority there is: they still read what anyone may.
+pub(crate) fn owner_of(namespace: &OwnedFd, processes: &[u32]) -> Result<Owner, Error> {
+    let what = "find the user namespace owning the mount namespace";
+    let owner = match nsfs::owner(namespace) {
+        Ok(owner) => owner,
+        // Owned by a user namespace above ours, whose root has all the authority we have.
+        Err(error) if error.raw_os_error() == Some(libc::EPERM) => return Ok(Owner::own()),
+        Err(error) => return Err(Error::io(what, error)),
+    };
+    let owner_id = identity(&owner).map_err(|error| Error::io(what, error))?;
+    let ours = nsfs::own_user_namespace().map_err(|error| Error::io(what, error))?;
+    if owner_id == ours {
+        return Ok(Owner::own());
+    }
+    let maps = processes
+        .iter()
+        .find_map(|&pid| maps_of(pid, owner_id).ok().flatten());
+    let (uid_map, gid_map) = maps.unwrap_or_default();
+    let overflow = |kind| overflow_id(kind);
+    let uid = match uid_map.to_outside(0) {
+        Some(uid) => uid,
+        // Mapped, but not 0: its creator's, as the kernel sees a process of the creator there.
+        None if !uid_map.is_empty() => {
+            nsfs::creator_uid(&owner).unwrap_or_else(|_| overflow("overflowuid"))
+        }
+        None => overflow("overflowuid"),
+    };
+    let gid = gid_map
+        .to_outside(0)
+        .unwrap_or_else(|| overflow("overflowgid"));
+    Ok(Owner {
+        authority: Authority::NamespaceRoot { uid, gid },
+        uid_map,
+        gid_map,
+    })
+}
+
+/// The uid and gid maps of process `pid`, if it lives in the user namespace `owner`; read
+/// while a pidfd shows that it is the same process throughout.
+fn maps_of(pid: u32, owner: (u64, u64)) -> io::Result<Option<(IdMap, IdMap)>> {
+    let rpid = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::ESRCH))?;
+    let pidfd = own(pidfd_open(rpid, PidfdFlags::empty()).map_err(crate::error::from_errno)?);
+    let in_owner = || -> io::Result<bool> {
+        let user = rustix::fs::stat(format!("/proc/{pid}/ns/user").as_str())
+            .map_err(crate::error::from_errno)?;
+        Ok((user.st_dev, user.st_ino) == owner)
+    };
+    if !in_owner()? {
+        return Ok(None);
+    }
+    let read = |name: &str| -> io::Result<IdMap> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/{name}"))?;
+        IdMap::parse(&text).ok_or_else(|| io::Error::other(format!("unreadable {name}")))
+    };
+    let maps = (read("uid_map")?, read("gid_map")?);
+    // Still that process (the pidfd), still in that user namespace: the maps are its.
+    let alive = super::child::is_running(&pidfd);
+    Ok((alive && in_owner()?).then_some(maps))
+}
+
+/// `/proc/sys/kernel/overflowuid` or `overflowgid`: the id unmapped ids show as.
+fn overflow_id(name: &str) -> u32 {
+    std::fs::read_to_string(format!("/proc/sys/kernel/{name}"))
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(65534)
+}
