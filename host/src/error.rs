@@ -144,6 +144,27 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// `op` on `path` was refused (EACCES) within the authority bound: the mount namespace is
+    /// owned by another user namespace, and operations in it run with no more authority than
+    /// its root's (see [`Authority`](crate::Authority)). Where the namespace's root could have
+    /// read it by CAP_DAC_OVERRIDE over a user mapped into its namespace (a `0600` file of
+    /// another mapped user), the bound is stricter than that root; never the other way round.
+    #[error(
+        "{op} {path:?}: EACCES ({}): beyond the authority of the namespace's root (fsuid {uid}, \
+         fsgid {gid}, no groups, no capabilities)",
+        libc::EACCES
+    )]
+    BeyondAuthority {
+        /// What was being done: `open`, `list`, `stat`, ...
+        op: &'static str,
+        /// The path as given, inside the sandbox's root.
+        path: PathBuf,
+        /// The fsuid the operation ran with.
+        uid: u32,
+        /// The fsgid the operation ran with.
+        gid: u32,
+    },
+
     /// `path` names something other than a regular file (a FIFO, a device, a socket, a
     /// directory): its content is not read, and it was not even opened, so nothing blocks
     /// and no device is touched.
@@ -191,10 +212,11 @@ pub enum Error {
 }
 
 impl Error {
-    /// The errno behind this error, if there is one (for [`Error::Access`], [`Error::Io`] and
-    /// [`Error::SleeperNotExecutable`]).
+    /// The errno behind this error, if there is one (for [`Error::Access`], [`Error::Io`],
+    /// [`Error::SleeperNotExecutable`], and EACCES for [`Error::BeyondAuthority`]).
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
+            Error::BeyondAuthority { .. } => Some(libc::EACCES),
             Error::Access { source, .. }
             | Error::Io { source, .. }
             | Error::SleeperNotExecutable { source, .. } => source.raw_os_error(),
@@ -230,6 +252,7 @@ impl From<Error> for io::Error {
                 io::Error::new(io::ErrorKind::TimedOut, error)
             }
             Error::NotANamespace { .. } => io::Error::new(io::ErrorKind::InvalidInput, error),
+            Error::BeyondAuthority { .. } => io::Error::new(io::ErrorKind::PermissionDenied, error),
             Error::NotRegularFile { .. } | Error::PseudoFilesystem { .. } => {
                 io::Error::new(io::ErrorKind::InvalidInput, error)
             }

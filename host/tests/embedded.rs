@@ -48,6 +48,7 @@ fn the_default_sleeper_is_the_embedded_one_unless_the_variable_names_one() {
 #[test]
 fn the_embedded_sleeper_runs_from_a_sealed_memfd() {
     require_root!("the_embedded_sleeper_runs_from_a_sealed_memfd");
+    let _serial = common::serial();
     if std::env::var_os(SLEEPER_ENV).is_some() {
         eprintln!("SKIPPED: ${SLEEPER_ENV} is set, so the embedded sleeper is not the default");
         return;
@@ -90,4 +91,55 @@ fn debug_reads_like_display_for_main_returning_an_error() {
         format!("{error:?}"),
         r#"sleeper "/nonexistent/mntnssandbox" not found"#
     );
+}
+
+/// Our descriptors whose link reads `target`.
+fn fds_naming(target: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("list our fds")
+        .flatten()
+        .filter(|fd| std::fs::read_link(fd.path()).is_ok_and(|link| link.as_os_str() == target))
+        .filter_map(|fd| fd.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// A host that closes descriptors it does not own (a daemon's "close everything above 2")
+/// may leave the memfd's number to another file: the crate must not execute that file, nor
+/// close it, but make its memfd anew.
+#[test]
+fn a_memfd_whose_number_was_reused_is_made_anew() {
+    require_root!("a_memfd_whose_number_was_reused_is_made_anew");
+    // Alone: no other spawn of the embedded sleeper while its number names another file.
+    let _serial = common::serial();
+    if std::env::var_os(SLEEPER_ENV).is_some() {
+        eprintln!("SKIPPED: ${SLEEPER_ENV} is set, so the embedded sleeper is not the default");
+        return;
+    }
+    let spawn = || {
+        Builder::new(NamespaceRef::Path("/proc/self/ns/mnt".into()))
+            .hold(Hold::Sleeper)
+            .spawn()
+            .expect("spawn the embedded sleeper")
+    };
+    spawn().close().expect("close");
+    let memfd = *fds_naming("/memfd:mntnssandbox (deleted)")
+        .first()
+        .expect("the embedded sleeper's memfd");
+    // Another file under its number, in one step (dup2 closes the memfd).
+    let other = std::fs::File::open("/dev/null").expect("open /dev/null");
+    // SAFETY: both are open descriptors; dup2 replaces `memfd`, which we no longer use.
+    assert_eq!(unsafe { libc::dup2(other.as_raw_fd(), memfd) }, memfd);
+
+    let sandbox = spawn();
+    let pid = sandbox.pid().expect("held by a sleeper");
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).expect("the sleeper's exe");
+    assert_eq!(exe.to_str(), Some("/memfd:mntnssandbox (deleted)"));
+    sandbox.close().expect("close");
+    assert_eq!(
+        std::fs::read_link(format!("/proc/self/fd/{memfd}")).expect("still open"),
+        std::path::Path::new("/dev/null"),
+        "the other file at {memfd} was closed or replaced"
+    );
+    // SAFETY: our own duplicate of /dev/null.
+    unsafe { libc::close(memfd) };
 }

@@ -212,3 +212,54 @@ fn huge_files_are_refused_by_size_and_ordinary_ones_read_whole() {
 
     sandbox.close().expect("close");
 }
+
+#[test]
+fn names_on_pseudo_filesystems_are_refused_by_default() {
+    require_root!("names_on_pseudo_filesystems_are_refused_by_default");
+    let container = Container::new(common::PSEUDO_SETUP);
+    let mut sandbox = container.builder().spawn().expect("spawn");
+    let refused = |result: Result<(), Error>, path: &str, filesystem: &str| match result {
+        Err(Error::PseudoFilesystem {
+            filesystem: name, ..
+        }) => assert_eq!(name, filesystem, "{path}"),
+        // Never print what came back: it would be about this process.
+        other => panic!("{path}: expected PseudoFilesystem, got {:?}", other.is_ok()),
+    };
+    // The reader's own descriptors, process and kernel, as the container's links would show.
+    for dir in ["/proc/self/fd", "/proc/self", "/proc", "/sys/kernel"] {
+        let filesystem = if dir.starts_with("/sys") {
+            "sysfs"
+        } else {
+            "procfs"
+        };
+        refused(sandbox.read_dir(dir).map(drop), dir, filesystem);
+        refused(sandbox.metadata(dir).map(drop), dir, filesystem);
+        refused(sandbox.canonicalize(dir).map(drop), dir, filesystem);
+    }
+    for link in ["/proc/self/exe", "/proc/self/cwd", "/proc/self/fd/0"] {
+        refused(sandbox.read_link(link).map(drop), link, "procfs");
+        refused(sandbox.symlink_metadata(link).map(drop), link, "procfs");
+    }
+    // The container's own names, links into procfs included, still answer.
+    let mut top: Vec<_> = sandbox
+        .read_dir("/")
+        .expect("ls / of the container")
+        .map(|entry| entry.expect("an entry").into_file_name())
+        .collect();
+    top.sort();
+    assert_eq!(top, ["cmdline", "etc", "proc", "seqnum", "sys"]);
+    assert_eq!(
+        sandbox.read_link("/cmdline").expect("a link on tmpfs"),
+        std::path::Path::new("/proc/self/cmdline")
+    );
+    assert!(sandbox
+        .symlink_metadata("/cmdline")
+        .expect("stat of the link")
+        .is_symlink());
+
+    // Allowed explicitly, they answer about the reader: the danger the default refuses.
+    sandbox.set_read_policy(ReadPolicy::new().allow_pseudo_filesystems(true));
+    let ours = sandbox.read_dir("/proc/self/fd").expect("allowed").count();
+    assert!(ours >= 3, "the reader's own descriptors: {ours}");
+    assert!(sandbox.read_link("/proc/self/exe").is_ok());
+}

@@ -163,3 +163,56 @@ fn ls_escapes_names_as_ls_b_and_zero_prints_them_raw() {
     expected.sort();
     assert_eq!(raw, expected);
 }
+
+#[test]
+fn ls_refuses_pseudo_filesystems_by_default() {
+    require_root!("ls_refuses_pseudo_filesystems_by_default");
+    let container = Container::new(common::PSEUDO_SETUP);
+    let pid = container.pid().to_string();
+    for (dir, filesystem) in [("/proc/self/fd", "procfs"), ("/sys/kernel", "sysfs")] {
+        let outcome = run_bounded(container.mntns(&["ls", &pid, dir]), 1 << 20);
+        assert_refused(
+            outcome,
+            dir,
+            &format!("on {filesystem}, a kernel pseudo-filesystem"),
+        );
+    }
+    let outcome = run_bounded(container.mntns(&["ls", &pid, "/"]), 1 << 20);
+    assert!(outcome.status.expect("exited").success(), "{}", outcome.err);
+    assert_eq!(outcome.out, b"cmdline\netc\nproc\nseqnum\nsys\n");
+    let allowed = ["ls", "--allow-pseudo-filesystems", &pid, "/proc/self/fd"];
+    let outcome = run_bounded(container.mntns(&allowed), 1 << 20);
+    assert!(outcome.status.expect("exited").success(), "{}", outcome.err);
+    assert!(!outcome.out.is_empty(), "mntns' own descriptors");
+}
+
+#[test]
+fn references_that_are_not_namespaces_fail_at_once_in_one_line() {
+    let dir = common::TempDir::new("mntns-references");
+    let fifo = dir.path().join("a-fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo")
+        .success());
+    let fifo = fifo.display().to_string();
+    // The issue's case: this hung for good before, whatever --timeout said.
+    let mut command = common::mntns();
+    command.args(["--timeout", "1", "cat", &fifo, "/etc/hostname"]);
+    let outcome = run_bounded(command, 1 << 20);
+    assert_eq!(outcome.status.expect("mntns hung").code(), Some(1));
+    assert_eq!(
+        outcome.err,
+        format!(
+            "mntns: invalid mount namespace reference {fifo:?}: a FIFO, not a mount namespace\n"
+        )
+    );
+    let mut command = common::mntns();
+    command.args(["ls", "/proc/self/ns/user", "/"]);
+    let outcome = run_bounded(command, 1 << 20);
+    assert_eq!(
+        outcome.err,
+        "mntns: invalid mount namespace reference \"/proc/self/ns/user\": a user namespace, not \
+         a mount namespace\n"
+    );
+}

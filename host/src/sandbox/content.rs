@@ -82,31 +82,32 @@ impl Sandbox {
     /// sandbox's authority.
     fn open_regular(&self, path: &Path, policy: ReadPolicy) -> Result<(File, u64), Error> {
         const OP: &str = "open";
-        let _bound = self.bound(OP, path)?;
-        let handle = self.resolve(OP, path, OFlags::PATH)?;
-        let stat = rustix::fs::fstat(lend(&handle))
-            .map_err(|errno| access(OP, path, from_errno(errno)))?;
-        let kind = FileKind::from_mode(stat.st_mode);
-        if kind != FileKind::File {
-            return Err(Error::NotRegularFile {
-                path: path.to_owned(),
-                kind,
-            });
-        }
-        self.check_filesystem(OP, path, &handle, policy)?;
-        let file = reopen(&handle).map_err(|error| access(OP, path, error))?;
-        let reopened =
-            rustix::fs::fstat(lend(&file)).map_err(|errno| access(OP, path, from_errno(errno)))?;
-        if (reopened.st_dev, reopened.st_ino) != (stat.st_dev, stat.st_ino) {
-            let error = io::Error::other("reopening the checked file led to another file");
-            return Err(access(OP, path, error));
-        }
-        // Regular files never block; the flag only guarded the open itself.
-        let flags = rustix::fs::fcntl_getfl(lend(&file))
-            .map_err(|errno| access(OP, path, from_errno(errno)))?;
-        rustix::fs::fcntl_setfl(lend(&file), flags - OFlags::NONBLOCK)
-            .map_err(|errno| access(OP, path, from_errno(errno)))?;
-        Ok((File::from(file), stat.st_size as u64))
+        self.bounded(OP, path, || {
+            let handle = self.resolve(OP, path, OFlags::PATH)?;
+            let stat = rustix::fs::fstat(lend(&handle))
+                .map_err(|errno| access(OP, path, from_errno(errno)))?;
+            let kind = FileKind::from_mode(stat.st_mode);
+            if kind != FileKind::File {
+                return Err(Error::NotRegularFile {
+                    path: path.to_owned(),
+                    kind,
+                });
+            }
+            self.check_filesystem(OP, path, &handle, policy)?;
+            let file = reopen(&handle).map_err(|error| access(OP, path, error))?;
+            let reopened = rustix::fs::fstat(lend(&file))
+                .map_err(|errno| access(OP, path, from_errno(errno)))?;
+            if (reopened.st_dev, reopened.st_ino) != (stat.st_dev, stat.st_ino) {
+                let error = io::Error::other("reopening the checked file led to another file");
+                return Err(access(OP, path, error));
+            }
+            // Regular files never block; the flag only guarded the open itself.
+            let flags = rustix::fs::fcntl_getfl(lend(&file))
+                .map_err(|errno| access(OP, path, from_errno(errno)))?;
+            rustix::fs::fcntl_setfl(lend(&file), flags - OFlags::NONBLOCK)
+                .map_err(|errno| access(OP, path, from_errno(errno)))?;
+            Ok((File::from(file), stat.st_size as u64))
+        })
     }
 }
 

@@ -26,15 +26,16 @@ impl Sandbox {
     pub fn read_dir(&self, path: impl AsRef<Path>) -> Result<ReadDir, Error> {
         const OP: &str = "list";
         let path = path.as_ref();
-        let _bound = self.bound(OP, path)?;
-        let dir = self.resolve(OP, path, OFlags::RDONLY | OFlags::DIRECTORY)?;
-        self.check_filesystem(OP, path, &dir, self.policy)?;
-        Ok(ReadDir {
-            dir,
-            path: path.to_owned(),
-            buf: vec![MaybeUninit::uninit(); BATCH_BYTES],
-            batch: VecDeque::new(),
-            done: false,
+        self.bounded(OP, path, || {
+            let dir = self.resolve(OP, path, OFlags::RDONLY | OFlags::DIRECTORY)?;
+            self.check_filesystem(OP, path, &dir, self.policy)?;
+            Ok(ReadDir {
+                dir,
+                path: path.to_owned(),
+                buf: vec![MaybeUninit::uninit(); BATCH_BYTES],
+                batch: VecDeque::new(),
+                done: false,
+            })
         })
     }
 }

@@ -20,7 +20,7 @@ use crate::enter::slots::Lease;
 use crate::enter::Child;
 use crate::error::{from_errno, Error};
 use crate::fd::{lend, own};
-use crate::sandbox::authority::{Authority, Bounded, IdMap};
+use crate::sandbox::authority::{Authority, IdMap};
 use crate::sandbox::policy::pseudo_filesystem;
 use crate::ReadPolicy;
 use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
@@ -261,12 +261,26 @@ impl Sandbox {
         &self.owner.gid_map
     }
 
-    /// The calling thread within this sandbox's authority until the guard is dropped.
-    fn bound(&self, op: &'static str, path: &Path) -> Result<Bounded, Error> {
-        self.owner
-            .authority
-            .enter()
-            .map_err(|error| access(op, path, error))
+    /// Runs `operation` (`op` on `path`) on the calling thread within this sandbox's
+    /// authority; a refusal (EACCES) within a bound says so.
+    fn bounded<T>(
+        &self,
+        op: &'static str,
+        path: &Path,
+        operation: impl FnOnce() -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let authority = self.owner.authority;
+        let bound = authority.enter().map_err(|error| access(op, path, error))?;
+        let result = operation();
+        drop(bound);
+        match (result, authority) {
+            (Err(Error::Access { op, path, source }), Authority::NamespaceRoot { uid, gid })
+                if source.raw_os_error() == Some(libc::EACCES) =>
+            {
+                Err(Error::BeyondAuthority { op, path, uid, gid })
+            }
+            (result, _) => result,
+        }
     }
 
     /// Refuses `fd` (named `path`) if it lies on a kernel pseudo-filesystem that `policy`

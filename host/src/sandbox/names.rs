@@ -30,46 +30,48 @@ impl Sandbox {
 
     fn stat(&self, path: &Path, flags: OFlags) -> Result<Metadata, Error> {
         const OP: &str = "stat";
-        let _bound = self.bound(OP, path)?;
-        let handle = self.resolve(OP, path, flags)?;
-        self.check_filesystem(OP, path, &handle, self.policy)?;
-        File::from(handle)
-            .metadata()
-            .map_err(|source| access(OP, path, source))
+        self.bounded(OP, path, || {
+            let handle = self.resolve(OP, path, flags)?;
+            self.check_filesystem(OP, path, &handle, self.policy)?;
+            File::from(handle)
+                .metadata()
+                .map_err(|source| access(OP, path, source))
+        })
     }
 
     /// The target of the symlink `path` (whose parent directories are resolved in the root).
     pub fn read_link(&self, path: impl AsRef<Path>) -> Result<PathBuf, Error> {
         let path = path.as_ref();
-        let _bound = self.bound("readlink", path)?;
-        let link = self.resolve("readlink", path, OFlags::PATH | OFlags::NOFOLLOW)?;
-        self.check_filesystem("readlink", path, &link, self.policy)?;
-        // readlinkat(fd, "") says ENOENT for anything but a symlink; readlink(2) says EINVAL.
-        let kind = File::from(
-            link.try_clone()
-                .map_err(|error| access("readlink", path, error))?,
-        )
-        .metadata()
-        .map_err(|error| access("readlink", path, error))?
-        .file_type();
-        if !kind.is_symlink() {
-            return Err(access(
-                "readlink",
-                path,
-                io::Error::from_raw_os_error(libc::EINVAL),
-            ));
-        }
-        let mut buf = vec![0u8; 4096];
-        loop {
-            // An O_PATH descriptor of a symlink plus the empty path reads that symlink.
-            let n = rustix::fs::readlinkat_raw(lend(&link), c"", &mut buf[..])
-                .map_err(|errno| access("readlink", path, from_errno(errno)))?;
-            if n < buf.len() {
-                buf.truncate(n);
-                return Ok(PathBuf::from(OsString::from_vec(buf)));
+        self.bounded("readlink", path, || {
+            let link = self.resolve("readlink", path, OFlags::PATH | OFlags::NOFOLLOW)?;
+            self.check_filesystem("readlink", path, &link, self.policy)?;
+            // readlinkat(fd, "") says ENOENT for anything but a symlink; readlink(2) says EINVAL.
+            let kind = File::from(
+                link.try_clone()
+                    .map_err(|error| access("readlink", path, error))?,
+            )
+            .metadata()
+            .map_err(|error| access("readlink", path, error))?
+            .file_type();
+            if !kind.is_symlink() {
+                return Err(access(
+                    "readlink",
+                    path,
+                    io::Error::from_raw_os_error(libc::EINVAL),
+                ));
             }
-            buf.resize(buf.len() * 2, 0);
-        }
+            let mut buf = vec![0u8; 4096];
+            loop {
+                // An O_PATH descriptor of a symlink plus the empty path reads that symlink.
+                let n = rustix::fs::readlinkat_raw(lend(&link), c"", &mut buf[..])
+                    .map_err(|errno| access("readlink", path, from_errno(errno)))?;
+                if n < buf.len() {
+                    buf.truncate(n);
+                    return Ok(PathBuf::from(OsString::from_vec(buf)));
+                }
+                buf.resize(buf.len() * 2, 0);
+            }
+        })
     }
 
     /// The absolute path, as seen inside the namespace, of what `path` names, with every
@@ -83,43 +85,44 @@ impl Sandbox {
     pub fn canonicalize(&self, path: impl AsRef<Path>) -> Result<PathBuf, Error> {
         const OP: &str = "canonicalize";
         let path = path.as_ref();
-        let _bound = self.bound(OP, path)?;
-        let target = self.resolve(OP, path, OFlags::PATH)?;
-        self.check_filesystem(OP, path, &target, self.policy)?;
-        let root_seen = fd_path(&self.root).map_err(|source| access(OP, path, source))?;
-        let target_seen = fd_path(&target).map_err(|source| access(OP, path, source))?;
-        let unnamable = || {
-            access(
-                OP,
-                path,
-                io::Error::new(
-                    io::ErrorKind::CrossesDevices,
-                    format!(
-                        "EXDEV ({}): {:?} cannot be named inside the root {:?}",
-                        libc::EXDEV,
-                        Path::new(OsStr::from_bytes(&target_seen)),
-                        Path::new(OsStr::from_bytes(&root_seen)),
+        self.bounded(OP, path, || {
+            let target = self.resolve(OP, path, OFlags::PATH)?;
+            self.check_filesystem(OP, path, &target, self.policy)?;
+            let root_seen = fd_path(&self.root).map_err(|source| access(OP, path, source))?;
+            let target_seen = fd_path(&target).map_err(|source| access(OP, path, source))?;
+            let unnamable = || {
+                access(
+                    OP,
+                    path,
+                    io::Error::new(
+                        io::ErrorKind::CrossesDevices,
+                        format!(
+                            "EXDEV ({}): {:?} cannot be named inside the root {:?}",
+                            libc::EXDEV,
+                            Path::new(OsStr::from_bytes(&target_seen)),
+                            Path::new(OsStr::from_bytes(&root_seen)),
+                        ),
                     ),
-                ),
-            )
-        };
-        let inside = strip_root(&root_seen, &target_seen).ok_or_else(unnamable)?;
-        let inside = PathBuf::from(OsString::from_vec(inside));
+                )
+            };
+            let inside = strip_root(&root_seen, &target_seen).ok_or_else(unnamable)?;
+            let inside = PathBuf::from(OsString::from_vec(inside));
 
-        // Opening the answer must lead to the very same file, symlinks not followed at all.
-        let again = self
-            .resolve_with(
-                OP,
-                &inside,
-                OFlags::PATH | OFlags::NOFOLLOW,
-                ResolveFlags::NO_SYMLINKS,
-            )
-            .map_err(|_| unnamable())?;
-        let (want, got) = (identity(&target), identity(&again));
-        match (want, got) {
-            (Ok(want), Ok(got)) if want == got => Ok(inside),
-            _ => Err(unnamable()),
-        }
+            // Opening the answer must lead to the very same file, symlinks not followed at all.
+            let again = self
+                .resolve_with(
+                    OP,
+                    &inside,
+                    OFlags::PATH | OFlags::NOFOLLOW,
+                    ResolveFlags::NO_SYMLINKS,
+                )
+                .map_err(|_| unnamable())?;
+            let (want, got) = (identity(&target), identity(&again));
+            match (want, got) {
+                (Ok(want), Ok(got)) if want == got => Ok(inside),
+                _ => Err(unnamable()),
+            }
+        })
     }
 }
 

@@ -78,9 +78,11 @@ impl Default for ReadPolicy {
 /// Each either exposes the *reader's* own process or credentials (procfs: `/proc/self/...`),
 /// the host kernel's state (sysfs, debugfs, tracefs, securityfs, the LSMs' files, cgroupfs,
 /// pstore, efivarfs, configfs, the bpf and binfmt_misc file systems, resctrl, fusectl,
-/// mqueue, binderfs, rpc_pipefs, nfsd, openprom, usbdevfs, xenfs), or kernel objects that are
-/// not files to read (devpts, nsfs, pipefs, sockfs, anon_inodefs). Ordinary and container file
-/// systems (ext4, xfs, btrfs, overlayfs, tmpfs, fuse, nfs, ...) are not in the list.
+/// mqueue, binderfs, rpc_pipefs, nfsd, openprom, usbdevfs, xenfs), the host's devices
+/// (functionfs and gadgetfs, the USB gadget side), mount points that make a lookup wait for
+/// a daemon (autofs), or kernel objects that are not files to read (devpts, nsfs, pipefs,
+/// sockfs, anon_inodefs). Ordinary and container file systems (ext4, xfs, btrfs, overlayfs,
+/// tmpfs, fuse, nfs, ...) are not in the list.
 pub const PSEUDO_FILESYSTEMS: &[(u32, &str)] = &[
     (0x9fa0, "procfs"),
     (0x6265_6572, "sysfs"),
@@ -110,6 +112,16 @@ pub const PSEUDO_FILESYSTEMS: &[(u32, &str)] = &[
     (0x5049_5045, "pipefs"),
     (0x534f_434b, "sockfs"),
     (0x0904_1934, "anon_inodefs"),
+    // AppArmor's policy files (`/sys/kernel/security/apparmor`): the host's security policy,
+    // and the reader's own confinement.
+    (0x5a3c_69f0, "apparmorfs"),
+    // USB gadget function endpoints: reads and writes talk to the host's USB controller.
+    (0x0a64_7361, "functionfs"),
+    // The older USB gadget interface, the same danger.
+    (0xaee7_1ee7, "gadgetfs"),
+    // Automount points: a lookup can make the reader wait for the automount daemon (or mount
+    // a file system on the host's behalf).
+    (0x0187, "autofs"),
 ];
 
 /// The name of the pseudo-filesystem with `statfs` type `f_type`, if it is one.
@@ -151,6 +163,8 @@ mod tests {
             (magic::PIPEFS_MAGIC, "pipefs"),
             (magic::SOCKFS_MAGIC, "sockfs"),
             (magic::ANON_INODE_FS_MAGIC, "anon_inodefs"),
+            (magic::AAFS_MAGIC, "apparmorfs"),
+            (magic::AUTOFS_SUPER_MAGIC, "autofs"),
         ] {
             assert_eq!(pseudo_filesystem(number.into()), Some(name), "{name}");
         }

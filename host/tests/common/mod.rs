@@ -218,18 +218,35 @@ echo ready
 read _ || true
 "#;
 
+/// A namespace that keeps the host's root, as `unshare -U -r -m` gives any local user: `setup`
+/// runs in the host's `/`, with mounts of the namespace's own.
+const HOST_ROOT_SCRIPT: &str = r#"set -eu
+eval "$2"
+echo ready
+read _ || true
+"#;
+
 impl Container {
     /// As ourselves: root gets a plain mount namespace, others a user+mount namespace.
     pub fn new(setup: &str) -> Self {
-        Self::spawn(setup, None)
+        Self::spawn(setup, None, CONTAINER_SCRIPT)
     }
 
     /// As `uid`/`gid` (via setpriv; needs root), always in a user+mount namespace.
     pub fn as_user(setup: &str, uid: u32) -> Self {
-        Self::spawn(setup, Some(uid))
+        Self::spawn(setup, Some(uid), CONTAINER_SCRIPT)
     }
 
-    fn spawn(setup: &str, uid: Option<u32>) -> Self {
+    /// A user+mount namespace made by `uid` (via setpriv; `None`: ourselves) whose root stays
+    /// the host's, with its whole tree: what `unshare -U -r -m` gives any local user. `setup`
+    /// runs inside (as the namespace's root), in the host's `/`.
+    pub fn keeping_host_root(setup: &str, uid: Option<u32>) -> Self {
+        // As root, through setpriv as uid 0: the same path, a user namespace all the same.
+        let uid = if is_root() { uid.or(Some(0)) } else { uid };
+        Self::spawn(setup, uid, HOST_ROOT_SCRIPT)
+    }
+
+    fn spawn(setup: &str, uid: Option<u32>, script: &str) -> Self {
         let staging = TempDir::new("container");
         let user_ns = uid.is_some() || !is_root();
         let mut command = match uid {
@@ -255,7 +272,7 @@ impl Container {
                 "private",
                 "sh",
                 "-c",
-                CONTAINER_SCRIPT,
+                script,
                 "sh",
             ])
             .arg(staging.path())
@@ -479,3 +496,51 @@ ln -s /proc/self/environ etc/os-release
 ln -s /proc/self/cmdline cmdline
 ln -s /sys/kernel/uevent_seqnum seqnum
 "#;
+
+/// A group the reading thread has (set by the test), and nobody else.
+pub const GROUP: u32 = 4242;
+
+/// Host files around a namespace: `secret` (0600, root's), `grouped` (0040, readable by
+/// [`GROUP`] only), `public` (0644), `private/` (0700, root's) holding `inner` (0644), in a
+/// directory any user may search.
+pub struct HostFiles {
+    dir: TempDir,
+}
+
+impl HostFiles {
+    pub fn new() -> Self {
+        let dir = TempDir::new("authority");
+        std::fs::set_permissions(
+            dir.path(),
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+        )
+        .expect("chmod the host dir");
+        dir.write("secret", "root-only host secret\n", 0o600);
+        dir.write("public", "world-readable\n", 0o644);
+        let grouped = dir.write("grouped", "for group 4242\n", 0o040);
+        std::os::unix::fs::chown(grouped, None, Some(GROUP)).expect("chgrp grouped");
+        std::fs::create_dir(dir.path().join("private")).expect("mkdir private");
+        std::fs::write(dir.path().join("private/inner"), "behind a 0700 dir\n").expect("inner");
+        std::fs::set_permissions(
+            dir.path().join("private"),
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o700),
+        )
+        .expect("chmod private");
+        HostFiles { dir }
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    /// What the namespace's user plants: its own tmpfs on /mnt with a file of its root's, a
+    /// link to the host's secret, and the host directory bind-mounted in.
+    pub fn planted(&self) -> String {
+        format!(
+            "mount -t tmpfs planted /mnt; echo own > /mnt/own; chmod 600 /mnt/own; \
+             ln -s {secret} /mnt/os-release; mkdir /mnt/bound; mount --bind {dir} /mnt/bound",
+            secret = self.path("secret"),
+            dir = self.dir.path().display(),
+        )
+    }
+}

@@ -1,0 +1,74 @@
+//! `mntns` in a namespace another user made: as root, no more authority than that
+//! namespace's root (a root-only host file it planted a link to is refused in one line); as
+//! that user, the same refusals (the kernel's own); both read what that root may.
+
+#[path = "../../host/tests/common/mod.rs"]
+mod common;
+
+use common::{mntns, run, Container, HostFiles, NOBODY};
+use std::process::Command;
+
+/// `mntns --sleeper S <args>` as `uid` (same gid, no groups); as ourselves for `None`.
+fn mntns_as(uid: Option<u32>, args: &[&str]) -> Command {
+    let mut command = match uid {
+        Some(uid) => {
+            let mut command = Command::new("setpriv");
+            command
+                .args([
+                    format!("--reuid={uid}"),
+                    format!("--regid={uid}"),
+                    "--clear-groups".into(),
+                ])
+                .arg(mntns().get_program());
+            command
+        }
+        None => mntns(),
+    };
+    command.arg("--sleeper").arg(common::sleeper()).args(args);
+    command
+}
+
+#[test]
+fn root_and_the_owner_read_a_users_namespace_with_its_roots_authority() {
+    require_root!("root_and_the_owner_read_a_users_namespace_with_its_roots_authority");
+    let host = HostFiles::new();
+    let namespace = Container::keeping_host_root(&host.planted(), Some(NOBODY));
+    let pid = namespace.pid().to_string();
+    let secret = host.path("secret");
+    let private = host.path("private");
+    for reader in [None, Some(NOBODY)] {
+        let user: &[&str] = match reader {
+            Some(_) => &["--userns", &pid],
+            None => &[],
+        };
+        fn args<'a>(user: &[&'a str], rest: &[&'a str]) -> Vec<&'a str> {
+            [user, rest].concat()
+        }
+        for path in ["/mnt/os-release", "/mnt/bound/secret", &secret] {
+            let (status, out, err) = run(mntns_as(reader, &args(user, &["cat", &pid, path])));
+            assert_eq!(status.code(), Some(1), "{reader:?} cat {path}: {err}");
+            assert!(out.is_empty(), "{reader:?} cat {path} printed something");
+            assert_eq!(
+                err,
+                format!(
+                    "mntns: open {path:?}: EACCES (13): beyond the authority of the namespace's \
+                     root (fsuid 65534, fsgid 65534, no groups, no capabilities)\n"
+                ),
+                "{reader:?}"
+            );
+        }
+        let (status, out, err) = run(mntns_as(reader, &args(user, &["ls", &pid, &private])));
+        assert_eq!(status.code(), Some(1), "{reader:?} ls {private}: {err}");
+        assert!(out.is_empty(), "{reader:?} listed {private}");
+        assert!(err.contains("EACCES (13): beyond the authority"), "{err}");
+
+        for (path, content) in [
+            ("/mnt/own", "own\n"),
+            ("/mnt/bound/public", "world-readable\n"),
+        ] {
+            let (status, out, err) = run(mntns_as(reader, &args(user, &["cat", &pid, path])));
+            assert!(status.success(), "{reader:?} cat {path}: {err}");
+            assert_eq!(out, content);
+        }
+    }
+}
