@@ -242,3 +242,48 @@ fn scenario_enter_until_stdin_closes() {
         }
     }
 }
+
+/// A process in a PID namespace of its own that mounted no procfs for it sees its parent's
+/// `/proc`, where `/proc/1` is someone else: a PID reference is refused there, not misread.
+#[test]
+fn a_procfs_of_another_pid_namespace_is_refused() {
+    require_root!("a_procfs_of_another_pid_namespace_is_refused");
+    let mut command = Command::new("unshare");
+    command
+        .args(["--pid", "--fork", "--kill-child"])
+        .arg(std::env::current_exe().expect("the test binary's path"))
+        .args(["--ignored", "--exact", "--nocapture", "--test-threads=1"])
+        .arg("scenario_a_pid_in_a_foreign_procfs");
+    let (status, out, err) = common::run(command);
+    assert!(
+        status.success() && out.contains("1 passed"),
+        "scenario failed ({status}):\n{out}\n{err}"
+    );
+}
+
+#[test]
+#[ignore = "run by a_procfs_of_another_pid_namespace_is_refused in a PID namespace of its own"]
+fn scenario_a_pid_in_a_foreign_procfs() {
+    assert_eq!(
+        std::process::id(),
+        1,
+        "not PID 1 of a PID namespace of its own"
+    );
+    let error = Builder::new(NamespaceRef::Pid(1))
+        .spawn()
+        .expect_err("PID 1 of the parent's procfs is not us");
+    match &error {
+        Error::ForeignProcfs { seen, pid: 1 } => {
+            assert_ne!(seen, "1");
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "/proc belongs to another PID namespace (/proc/self is {seen:?}, this \
+                     process is PID 1): a PID would name someone else; mount a procfs of this \
+                     PID namespace"
+                )
+            );
+        }
+        other => panic!("expected ForeignProcfs, got {other:?}"),
+    }
+}
