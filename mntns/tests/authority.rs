@@ -1,6 +1,7 @@
 //! `mntns` in a namespace another user made: as root, no more authority than that
-//! namespace's root (a root-only host file it planted a link to is refused in one line); as
-//! that user, the same refusals (the kernel's own); both read what that root may.
+//! namespace's root (a root-only host file it planted a link to is refused in one line),
+//! whether it enters by itself or (without CAP_SYS_CHROOT) through a sleeper that joins the
+//! namespace's user namespace; as that user, the same refusals; all read what that root may.
 
 #[path = "../../host/tests/common/mod.rs"]
 mod common;
@@ -8,23 +9,36 @@ mod common;
 use common::{mntns, run, Container, HostFiles, NOBODY};
 use std::process::Command;
 
-/// `mntns --sleeper S <args>` as `uid` (same gid, no groups); as ourselves for `None`.
-fn mntns_as(uid: Option<u32>, args: &[&str]) -> Command {
-    let mut command = match uid {
-        Some(uid) => {
-            let mut command = Command::new("setpriv");
-            command
-                .args([
-                    format!("--reuid={uid}"),
-                    format!("--regid={uid}"),
-                    "--clear-groups".into(),
-                ])
-                .arg(mntns().get_program());
-            command
+/// Who reads: root, root that may not enter a namespace by itself (no CAP_SYS_CHROOT, so its
+/// sleeper joins the namespace's user namespace), or the namespace's owner.
+#[derive(Clone, Copy, Debug)]
+enum Reader {
+    Root,
+    RootWithoutChroot,
+    Owner,
+}
+
+/// `mntns --sleeper S <args>` as `reader`.
+fn mntns_as(reader: Reader, args: &[&str]) -> Command {
+    let mut command = Command::new("setpriv");
+    match reader {
+        Reader::Root => {}
+        Reader::RootWithoutChroot => {
+            command.arg("--bounding-set=-sys_chroot");
         }
-        None => mntns(),
-    };
-    command.arg("--sleeper").arg(common::sleeper()).args(args);
+        Reader::Owner => {
+            command.args([
+                format!("--reuid={NOBODY}"),
+                format!("--regid={NOBODY}"),
+                "--clear-groups".into(),
+            ]);
+        }
+    }
+    command
+        .arg(mntns().get_program())
+        .arg("--sleeper")
+        .arg(common::sleeper())
+        .args(args);
     command
 }
 
@@ -36,10 +50,10 @@ fn root_and_the_owner_read_a_users_namespace_with_its_roots_authority() {
     let pid = namespace.pid().to_string();
     let secret = host.path("secret");
     let private = host.path("private");
-    for reader in [None, Some(NOBODY)] {
+    for reader in [Reader::Root, Reader::RootWithoutChroot, Reader::Owner] {
         let user: &[&str] = match reader {
-            Some(_) => &["--userns", &pid],
-            None => &[],
+            Reader::Root => &[],
+            Reader::RootWithoutChroot | Reader::Owner => &["--userns", &pid],
         };
         fn args<'a>(user: &[&'a str], rest: &[&'a str]) -> Vec<&'a str> {
             [user, rest].concat()
