@@ -5,7 +5,7 @@
 mod common;
 
 use common::{assert_no_leaks, child_pids, serial, sleeper, Container, NOBODY, WAIT};
-use mntnssandbox_host::{Builder, Error, Hold, NamespaceRef, Sandbox};
+use mntnssandbox_host::{Builder, Error, Hold, NamespaceRef, Sandbox, Way};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -182,7 +182,16 @@ fn scenario_unprivileged_fallback() {
         sandbox.close().expect("close");
     });
 
-    // Without the user namespace the thread is refused, and so is the sleeper, which says why.
+    // By its PID, nobody reads its own container through the holder's root: no sleeper.
+    assert_no_leaks("through the process's root", || {
+        let sandbox = builder.spawn().expect("open through /proc/<pid>/root");
+        assert_eq!(sandbox.way(), Way::ProcessRoot);
+        assert_fd_held(&sandbox);
+    });
+
+    // Entered instead, without the user namespace, the thread is refused, and so is the
+    // sleeper, which says why.
+    let builder = builder.process_root(false);
     match assert_no_leaks("refused", || builder.spawn()) {
         Err(Error::NamespaceRefused { message, .. }) => {
             assert!(

@@ -20,7 +20,16 @@ fn a_refused_memfd_names_the_setting_and_the_ways_out() {
     let in_noexec_pid_ns = |mntns_args: &str| {
         let mut command = Command::new("unshare");
         command
-            .args(["--pid", "--fork", "--kill-child", "sh", "-c"])
+            // Its own procfs too, or /proc/<pid> of the sleeper would name another process.
+            .args([
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount",
+                "--mount-proc",
+                "sh",
+                "-c",
+            ])
             .arg(format!(
                 "echo 2 > /proc/sys/vm/memfd_noexec && exec \"$0\" {mntns_args}"
             ))

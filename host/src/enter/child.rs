@@ -59,30 +59,9 @@ impl Child {
         self.pidfd.as_fd()
     }
 
-    /// A descriptor of the process's mount namespace: from its pidfd (`PIDFD_GET_MNT_NAMESPACE`,
-    /// Linux 6.11+, a few times cheaper than a path through /proc), else `/proc/<pid>/ns/mnt`.
+    /// A descriptor of the process's mount namespace (see [`mount_namespace`]).
     pub(crate) fn mount_namespace(&self) -> io::Result<OwnedFd> {
-        /// `_IO(PIDFS_IOCTL_MAGIC, 3)` of <linux/pidfd.h>.
-        const PIDFD_GET_MNT_NAMESPACE: libc::c_ulong = (0xff << 8) | 3;
-        // SAFETY: the request takes no argument and returns a new close-on-exec descriptor or
-        // -1.
-        let fd = unsafe { libc::ioctl(self.pidfd.as_raw_fd(), PIDFD_GET_MNT_NAMESPACE as _) };
-        if fd >= 0 {
-            // SAFETY: the kernel just gave us this descriptor; nothing else owns it.
-            return Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
-        }
-        let error = io::Error::last_os_error();
-        // ENOTTY, EINVAL: a kernel without it. Anything else (ESRCH, EPERM) is the answer.
-        if !matches!(error.raw_os_error(), Some(libc::ENOTTY | libc::EINVAL)) {
-            return Err(error);
-        }
-        rustix::fs::open(
-            format!("/proc/{}/ns/mnt", self.pid).as_str(),
-            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        )
-        .map(own)
-        .map_err(from_errno)
+        mount_namespace(&self.pidfd, self.pid)
     }
 
     /// Whether the process is still running: a pidfd turns readable once the process exits.
@@ -145,6 +124,32 @@ impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.kill_and_reap();
     }
+}
+
+/// A descriptor of the mount namespace of process `pid` (named by `pidfd`): from the pidfd
+/// (`PIDFD_GET_MNT_NAMESPACE`, Linux 6.11+, a few times cheaper than a path through /proc),
+/// else `/proc/<pid>/ns/mnt`.
+pub(crate) fn mount_namespace(pidfd: &OwnedFd, pid: u32) -> io::Result<OwnedFd> {
+    /// `_IO(PIDFS_IOCTL_MAGIC, 3)` of <linux/pidfd.h>.
+    const PIDFD_GET_MNT_NAMESPACE: libc::c_ulong = (0xff << 8) | 3;
+    // SAFETY: the request takes no argument and returns a new close-on-exec descriptor or -1.
+    let fd = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_MNT_NAMESPACE as _) };
+    if fd >= 0 {
+        // SAFETY: the kernel just gave us this descriptor; nothing else owns it.
+        return Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+    }
+    let error = io::Error::last_os_error();
+    // ENOTTY, EINVAL: a kernel without it. Anything else (ESRCH, EPERM) is the answer.
+    if !matches!(error.raw_os_error(), Some(libc::ENOTTY | libc::EINVAL)) {
+        return Err(error);
+    }
+    rustix::fs::open(
+        format!("/proc/{pid}/ns/mnt").as_str(),
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map(own)
+    .map_err(from_errno)
 }
 
 /// Whether the process of `pidfd` is still running: a pidfd turns readable once it exits.

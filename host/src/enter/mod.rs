@@ -11,8 +11,9 @@ mod clone3;
 #[cfg(feature = "embedded-sleeper")]
 pub(crate) mod embedded;
 pub(crate) mod launch;
-mod nsfs;
+pub(crate) mod nsfs;
 pub(crate) mod owner;
+mod pid;
 pub(crate) mod privilege;
 pub(crate) mod reaper;
 mod sleeper;
@@ -22,8 +23,9 @@ mod thread;
 pub(crate) use child::Child;
 
 use crate::error::Error;
-use crate::{Hold, NamespaceRef, Sandbox};
+use crate::{Hold, NamespaceRef, Sandbox, Way};
 use nsfs::Kind;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -61,12 +63,16 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone, Debug)]
 pub struct Builder {
     mount: NamespaceRef,
+    /// Where `mount` is to be found: mount namespaces, outermost first, each named inside the
+    /// one before (lxkns' chained references).
+    within: Vec<NamespaceRef>,
     user: Option<NamespaceRef>,
     sleeper: Option<PathBuf>,
     timeout: Duration,
     lifeline: bool,
     hold: Hold,
     threads: bool,
+    process_root: bool,
 }
 
 impl Builder {
@@ -75,13 +81,35 @@ impl Builder {
     pub fn new(mount: impl Into<NamespaceRef>) -> Self {
         Builder {
             mount: mount.into(),
+            within: Vec::new(),
             user: None,
             sleeper: None,
             timeout: DEFAULT_TIMEOUT,
             lifeline: true,
             hold: Hold::Fds,
             threads: true,
+            process_root: true,
         }
+    }
+
+    /// Finds the reference inside the mount namespace `outer` rather than here: a namespace
+    /// file bind-mounted inside another mount namespace (lxkns' chained references). The
+    /// reference must then be a path, resolved inside `outer`'s root with the rules of file
+    /// reads (in the root, no magic links, within its authority) and required to be a mount
+    /// namespace's file. Called again, it adds the next hop: outermost first, each named
+    /// inside the one before.
+    ///
+    /// ```no_run
+    /// # use mntnssandbox_host::{Builder, NamespaceRef};
+    /// // `/run/ns/inner` exists only inside the mount namespace of process 42.
+    /// let sandbox = Builder::new(NamespaceRef::Path("/run/ns/inner".into()))
+    ///     .within(NamespaceRef::Pid(42))
+    ///     .spawn()?;
+    /// # Ok::<(), mntnssandbox_host::Error>(())
+    /// ```
+    pub fn within(mut self, outer: impl Into<NamespaceRef>) -> Self {
+        self.within.push(outer.into());
+        self
     }
 
     /// How the sandbox holds the namespace: by its descriptors, no process ([`Hold::Fds`], the
@@ -92,11 +120,22 @@ impl Builder {
         self
     }
 
-    /// Whether a [`Hold::Fds`] sandbox may be opened by a thread of ours where this process
-    /// may enter the namespace by itself (the default); `false` always spawns a sleeper (then
-    /// let go).
+    /// Whether a [`Hold::Fds`] sandbox may be opened without a sleeper (the default): through
+    /// the root of the process a reference names, or by a thread of ours where this process
+    /// may enter the namespace by itself. `false` always spawns a sleeper (then let go).
     pub fn threads(mut self, threads: bool) -> Self {
         self.threads = threads;
+        self
+    }
+
+    /// Whether a reference that names a process ([`NamespaceRef::Pid`], or a path of the form
+    /// `/proc/<pid>/ns/mnt`) is opened through that process's root, `/proc/<pid>/root` (the
+    /// default, and the cheapest way: no thread, no process, no setns), where this process
+    /// may (ptrace access to it: its own processes, or root). That reads what the process sees
+    /// as `/`, its chroot included; a namespace file of another form reads the namespace's
+    /// root. `false` enters the namespace instead.
+    pub fn process_root(mut self, process_root: bool) -> Self {
+        self.process_root = process_root;
         self
     }
 
@@ -198,12 +237,74 @@ impl Builder {
     }
 
     fn spawn_once(&self) -> Result<Sandbox, Error> {
+        match self.within.split_first() {
+            None => self.open_reference(),
+            Some((outermost, hops)) => self.open_within(outermost, hops),
+        }
+    }
+
+    /// Opens the sandbox of this builder's reference, named here.
+    fn open_reference(&self) -> Result<Sandbox, Error> {
         let process = self.mount.process();
         if process.is_some() {
             nsfs::check_procfs()?;
         }
+        let shortcut = self.hold == Hold::Fds && self.threads && self.process_root;
+        if let Some(pid) = process.filter(|_| shortcut) {
+            // Refused (another user's process): entered another way below.
+            if let Some(sandbox) = pid::open(pid)? {
+                return Ok(sandbox);
+            }
+        }
         let mount = self.mount.mount_path();
         let namespace = nsfs::open_namespace(&mount, Kind::Mount)?;
+        self.enter(namespace, &mount, process)
+    }
+
+    /// Opens the sandbox of this builder's reference as named inside `outermost`, then
+    /// `hops` (each a path inside the one before).
+    fn open_within(
+        &self,
+        outermost: &NamespaceRef,
+        hops: &[NamespaceRef],
+    ) -> Result<Sandbox, Error> {
+        let hop = Builder {
+            mount: outermost.clone(),
+            within: Vec::new(),
+            user: None,
+            hold: Hold::Fds,
+            ..self.clone()
+        };
+        let mut outer = hop.open_reference()?;
+        for (at, next) in hops.iter().chain([&self.mount]).enumerate() {
+            let NamespaceRef::Path(path) = next else {
+                return Err(Error::NotANamespace {
+                    path: PathBuf::from(next.to_string()),
+                    wanted: "mount",
+                    found: "a PID, which names no file inside another namespace".into(),
+                });
+            };
+            let namespace = outer.open_namespace_file(path, Kind::Mount)?;
+            // For a sleeper: this very file, through our descriptor table.
+            let name = PathBuf::from(format!(
+                "/proc/{}/fd/{}",
+                std::process::id(),
+                std::os::fd::AsRawFd::as_raw_fd(&namespace)
+            ));
+            let last = at == hops.len();
+            outer = if last { self } else { &hop }.enter(namespace, &name, None)?;
+        }
+        Ok(outer)
+    }
+
+    /// Enters the checked mount namespace `namespace` (named `mount` for a sleeper); `process`
+    /// is the process its reference named, if any.
+    fn enter(
+        &self,
+        namespace: OwnedFd,
+        mount: &Path,
+        process: Option<u32>,
+    ) -> Result<Sandbox, Error> {
         // A privileged host enters by itself: its sleeper stays out of the container's reach.
         let user = match &self.user {
             Some(user) if !privilege::enters_without_userns(&namespace) => {
@@ -214,17 +315,20 @@ impl Builder {
             _ => None,
         };
         if self.hold == Hold::Fds && self.threads && user.is_none() && privilege::may_setns() {
-            match thread::enter_in_thread(namespace, self.timeout) {
-                Ok((namespace, root)) => {
+            match thread::enter_in_thread(&namespace, self.timeout) {
+                Ok(root) => {
                     let owner = owner::owner_of(&namespace, process.as_slice())?;
-                    return Ok(Sandbox::held_by_fds(namespace, root, owner));
+                    return Ok(Sandbox::held_by_fds(namespace, root, owner, Way::Thread));
                 }
                 Err(error @ Error::EnterTimeout { .. }) => return Err(error),
                 // Refused (EPERM, ...): the sleeper below says why in its own words.
                 Err(_) => {}
             }
         }
-        sleeper::spawn(self, &mount, user.as_deref(), process)
+        // The sleeper opens the reference itself; ours stays open until it has.
+        let sandbox = sleeper::spawn(self, mount, user.as_deref(), process);
+        drop(namespace);
+        sandbox
     }
 }
 

@@ -57,6 +57,13 @@ pub(crate) fn open_namespace(path: &Path, kind: Kind) -> Result<OwnedFd, Error> 
     )
     .map(own)
     .map_err(|errno| Error::io(what(), from_errno(errno)))?;
+    checked(handle, path, kind)
+}
+
+/// The namespace file an `O_PATH` `handle` names (`path`, for messages), checked to be a
+/// namespace of `kind` and reopened for reading, as [`open_namespace`] says.
+pub(crate) fn checked(handle: OwnedFd, path: &Path, kind: Kind) -> Result<OwnedFd, Error> {
+    let what = || format!("invalid {} namespace reference {path:?}", kind.name());
     let not_a_namespace = |found: String| Error::NotANamespace {
         path: path.to_owned(),
         wanted: kind.name(),

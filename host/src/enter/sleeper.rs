@@ -69,6 +69,7 @@ pub(super) fn spawn(
     handshake(&mut child, stdout, stderr, builder.timeout)?;
 
     let pid = child.pid();
+    super::nsfs::check_procfs()?;
     let root = rustix::fs::open(
         format!("/proc/{pid}/root").as_str(),
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,

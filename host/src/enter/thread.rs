@@ -62,13 +62,14 @@ fn retire(generation: u64) {
     }
 }
 
-/// Enters the mount namespace `namespace` (a checked namespace file) and returns it with a
-/// descriptor (`O_PATH`) of its root directory, as a process that joins it sees that root;
-/// waits for the entering thread no longer than `timeout`.
-pub(crate) fn enter_in_thread(
-    namespace: OwnedFd,
-    timeout: Duration,
-) -> Result<(OwnedFd, OwnedFd), Error> {
+/// Enters the mount namespace `namespace` (a checked namespace file) and returns a descriptor
+/// (`O_PATH`) of its root directory, as a process that joins it sees that root; waits for the
+/// entering thread no longer than `timeout`.
+pub(crate) fn enter_in_thread(namespace: &OwnedFd, timeout: Duration) -> Result<OwnedFd, Error> {
+    // The thread's own copy: one that does not come back takes only that with it.
+    let namespace = namespace
+        .try_clone()
+        .map_err(|error| Error::io("dup the namespace descriptor", error))?;
     let (reply, answer) = mpsc::sync_channel(1);
     let mut request = Request { namespace, reply };
     // At most twice: a thread that ended (or broke) since we looked is replaced once.
@@ -94,7 +95,7 @@ pub(crate) fn enter_in_thread(
         match mailbox.send(request) {
             Ok(()) => {
                 drop(thread);
-                let (namespace, root) = match answer.recv_timeout(timeout) {
+                let (_namespace, root) = match answer.recv_timeout(timeout) {
                     Ok(answer) => answer,
                     Err(RecvTimeoutError::Timeout) => {
                         retire(generation);
@@ -105,8 +106,7 @@ pub(crate) fn enter_in_thread(
                         return Err(Error::io("enter the namespace", error));
                     }
                 };
-                let root = root.map_err(|error| Error::io("enter the namespace", error))?;
-                return Ok((namespace, root));
+                return root.map_err(|error| Error::io("enter the namespace", error));
             }
             Err(mpsc::SendError(returned)) => {
                 thread.0 = None;

@@ -78,6 +78,7 @@ const RACE_RETRIES: usize = 16;
 /// A `Sandbox` can be shared between threads.
 pub struct Sandbox {
     holder: Holder,
+    way: Way,
     root: OwnedFd,
     policy: ReadPolicy,
     owner: Owner,
@@ -95,6 +96,19 @@ pub enum Hold {
     #[default]
     Fds,
     /// By a sleeper process kept in the namespace, for a PID and a `/proc/<pid>/root` path.
+    Sleeper,
+}
+
+/// How a [`Sandbox`] was opened (see [`Builder`](crate::Builder)), cheapest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Way {
+    /// Through the root of the process a reference named (`/proc/<pid>/root`): no thread, no
+    /// process, no setns. What that process sees as `/`, its chroot included.
+    ProcessRoot,
+    /// By a thread of ours that entered the namespace and opened its root.
+    Thread,
+    /// By a sleeper that joined the namespace (kept, or let go once its root and namespace
+    /// were taken).
     Sleeper,
 }
 
@@ -122,6 +136,7 @@ impl Sandbox {
                 child,
                 _lifeline: lifeline,
             },
+            way: Way::Sleeper,
             root,
             policy: ReadPolicy::new(),
             owner,
@@ -129,12 +144,13 @@ impl Sandbox {
         }
     }
 
-    pub(crate) fn held_by_fds(namespace: OwnedFd, root: OwnedFd, owner: Owner) -> Self {
+    pub(crate) fn held_by_fds(namespace: OwnedFd, root: OwnedFd, owner: Owner, way: Way) -> Self {
         Sandbox {
             holder: Holder::Fds {
                 _namespace: namespace,
                 let_go: None,
             },
+            way,
             root,
             policy: ReadPolicy::new(),
             owner,
@@ -188,6 +204,11 @@ impl Sandbox {
             Holder::Sleeper { .. } => Hold::Sleeper,
             Holder::Fds { .. } => Hold::Fds,
         }
+    }
+
+    /// How this sandbox was opened.
+    pub fn way(&self) -> Way {
+        self.way
     }
 
     /// The sleeper's process ID; `None` for a sandbox held by descriptors.
@@ -306,6 +327,20 @@ impl Sandbox {
         }
     }
 
+    /// The namespace file at `path` inside this sandbox (a bind mount of one: a chained
+    /// reference), resolved as file reads are (in the root, no magic links, within the
+    /// sandbox's authority) and checked to be a namespace of `kind`.
+    pub(crate) fn open_namespace_file(
+        &self,
+        path: &Path,
+        kind: crate::enter::nsfs::Kind,
+    ) -> Result<OwnedFd, Error> {
+        self.bounded("open", path, || {
+            let handle = self.resolve("open", path, OFlags::PATH)?;
+            crate::enter::nsfs::checked(handle, path, kind)
+        })
+    }
+
     /// Releases the namespace: closes the descriptors, and kills the sleeper (SIGKILL through
     /// its pidfd) and reaps it.
     ///
@@ -397,6 +432,7 @@ impl Drop for Sandbox {
 impl fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sandbox")
+            .field("way", &self.way)
             .field("hold", &self.hold())
             .field("pid", &self.pid())
             .field("root", &self.root.as_raw_fd())

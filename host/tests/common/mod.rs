@@ -196,10 +196,11 @@ impl Drop for TempDir {
 /// root, or when asked to run as another user) whose root is a fresh tmpfs.
 ///
 /// A shell, started through `unshare`, mounts a tmpfs over a staging directory, runs `setup`
-/// in it (`$S` is the staging path), moves the tmpfs over `/` (which makes it the namespace's
-/// root, the one setns(2) gives), says `ready` and waits on stdin, with builtins only.
-/// The staging directory is a host temp dir, so that the same absolute path exists on the
-/// host with other contents.
+/// in it (`$S` is the staging path), makes it the root as container runtimes do
+/// (`pivot_root`, the old root detached: the namespace's root, the one setns(2) gives, and the
+/// holder's own, the one `/proc/<pid>/root` gives), says `ready` and waits on stdin, with
+/// builtins only from then on (the old root's programs are gone). The staging directory is a
+/// host temp dir, so that the same absolute path exists on the host with other contents.
 pub struct Container {
     holder: Child,
     stdin: Option<ChildStdin>,
@@ -212,11 +213,17 @@ S="$1"
 mount -n -t tmpfs -o mode=0755 container "$S"
 cd "$S"
 eval "$2"
+mkdir "$S/.old-root"
+pivot_root "$S" "$S/.old-root"
 cd /
-mount -n --move "$S" /
 echo ready
 read _ || true
 "#;
+
+/// Where the container's old root was put by `pivot_root`. The container's shell has no
+/// programs left (their loader was in the old root), so the test detaches the old root (with
+/// `umount` run inside the old root itself, through nsenter) and removes the directory.
+const OLD_ROOT: &str = ".old-root";
 
 /// A namespace that keeps the host's root, as `unshare -U -r -m` gives any local user: `setup`
 /// runs in the host's `/`, with mounts of the namespace's own.
@@ -291,6 +298,9 @@ impl Container {
             BufReader::new(stdout)
                 .read_line(&mut line)
                 .expect("read the holder's ready line");
+        }
+        if line == "ready\n" && script == CONTAINER_SCRIPT {
+            detach_old_root(holder.id(), user_ns);
         }
         if line != "ready\n" {
             let _ = holder.kill();
@@ -371,6 +381,27 @@ impl Drop for Container {
             }
         }
     }
+}
+
+/// Detaches the old root of container holder `pid` and removes its directory (see
+/// [`OLD_ROOT`]).
+fn detach_old_root(pid: u32, user_ns: bool) {
+    let old_root = format!("/proc/{pid}/root/{OLD_ROOT}");
+    let mut umount = Command::new("nsenter");
+    umount.arg(format!("--target={pid}"));
+    if user_ns && !is_root() {
+        umount.arg("--user");
+    }
+    umount
+        .arg("--mount")
+        .arg(format!("--root={old_root}"))
+        .args(["umount", "-n", "-l", "/"]);
+    let (status, _, err) = run(umount);
+    assert!(
+        status.success(),
+        "detach the old root of {pid}: {status}: {err}"
+    );
+    std::fs::remove_dir(&old_root).unwrap_or_else(|error| panic!("rmdir {old_root}: {error}"));
 }
 
 /// Whether `fd` turns readable (or hangs up) within `timeout`.
