@@ -31,8 +31,10 @@ pub fn open_read_only(path: &CStr) -> isize {
 }
 
 /// newfstatat(2): `stat` of `path` relative to `dirfd` (with AT_EMPTY_PATH and an empty path,
-/// of `dirfd` itself, which may be a closed fd 0: -EBADF).
-#[inline(never)]
+/// of `dirfd` itself, which may be a closed fd 0: -EBADF). Inlined: its three callers pass
+/// constants or values already in registers, and a system call clobbers fewer registers than
+/// a function call (16 bytes less on x86_64 than one shared copy, 40 on aarch64).
+#[inline(always)]
 pub fn fstatat(dirfd: i32, path: &CStr, flags: u32, stat: &mut MaybeUninit<stat>) -> isize {
     // SAFETY: `path` is NUL-terminated; the kernel writes at most one `struct stat` into `stat`.
     unsafe {
