@@ -32,6 +32,8 @@ use rustix::thread::{set_capabilities, CapabilitySet, CapabilitySets};
 
 fn main(env: Environment) -> ! {
     signals::set_dispositions();
+    // Asked before any join: in a joined user namespace, getuid(2) gives the id mapped there.
+    let started_as_root = sys::getuid() == 0;
 
     // Unset or empty, it is an empty path, which open(2) refuses (ENOENT) before anything is
     // joined: `invalid mount namespace reference "": No such file or directory`.
@@ -42,6 +44,12 @@ fn main(env: Environment) -> ! {
     join(&MOUNT, mount);
     close_inherited_fds();
     drop_capabilities();
+    if started_as_root {
+        // Not dumpable, a root host's sleeper is out of reach of anyone without CAP_SYS_PTRACE
+        // over it, such as a root process without capabilities or a container's root. Last,
+        // after the joins and the capability drop, which may reset the flag. (It cannot fail.)
+        sys::prctl_set_dumpable(false);
+    }
 
     // The handshake: exactly `OK\n` in one write, and the only thing ever written to stdout.
     // (Three bytes are written whole or not at all, to a pipe or a file.)

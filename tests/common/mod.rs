@@ -597,6 +597,16 @@ pub fn mount_holder() -> Holder {
     Holder::start(command, "mount namespace holder")
 }
 
+/// Root: a holder run as root in a new user namespace (root's, with root mapped to itself)
+/// and a new mount namespace, `marker` in /mnt/m: a container that root started.
+pub fn root_userns_holder() -> Holder {
+    let mut command = Command::new("unshare");
+    command
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c"])
+        .arg(holder_script("m", "marker"));
+    Holder::start(command, "root's user+mount namespace holder")
+}
+
 /// Root: a holder run as nobody in a new user and mount namespace, `marker` in /mnt/m.
 pub fn unprivileged_userns_holder() -> Holder {
     let mut command = Command::new("setpriv");
