@@ -33,6 +33,11 @@ pub(crate) struct Cli {
     #[arg(long, global = true, value_name = "NSREF")]
     userns: Option<NamespaceRef>,
 
+    /// Find NSREF inside this mount namespace: NSREF is then a namespace file bind-mounted
+    /// there (resolved in its root, no magic links). Repeat for a chain, outermost first
+    #[arg(long = "in", global = true, value_name = "NSREF")]
+    within: Vec<NamespaceRef>,
+
     #[command(subcommand)]
     command: Cmd,
 }
@@ -162,6 +167,9 @@ pub(crate) fn builder(cli: &Cli, nsref: &NamespaceRef) -> Builder {
     }
     if let Some(user) = &cli.userns {
         builder = builder.user_namespace(user.clone());
+    }
+    for outer in &cli.within {
+        builder = builder.within(outer.clone());
     }
     builder
 }
