@@ -195,3 +195,91 @@ fn the_open_files_limit_is_raised_when_needed_and_named_at_the_hard_limit() {
         "{err:?}"
     );
 }
+
+/// The system calls that start a thread or a process, or enter a namespace, that `mntns`
+/// made (strace -f), one per line.
+fn clones_and_setns(args: &[&str]) -> Vec<String> {
+    let dir = TempDir::new("strace");
+    let log = dir.path().join("log");
+    let mut command = Command::new("strace");
+    command
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=clone,clone3,fork,vfork,setns,unshare",
+            "-o",
+        ])
+        .arg(&log)
+        .arg(env!("CARGO_BIN_EXE_mntns"))
+        .args(args);
+    let (status, _, err) = run(command);
+    assert!(status.success(), "strace mntns {args:?}: {err}");
+    std::fs::read_to_string(&log)
+        .expect("the strace log")
+        .lines()
+        .filter(|line| !line.contains("exited with") && !line.contains("killed by"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn cat_by_pid_makes_no_clone_and_no_setns() {
+    require_root!("cat_by_pid_makes_no_clone_and_no_setns");
+    if Command::new("strace").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "strace is missing, and $CI is set"
+        );
+        eprintln!("SKIPPED: cat_by_pid_makes_no_clone_and_no_setns needs strace");
+        return;
+    }
+    let container = Container::new("echo by-pid > file");
+    let pid = container.pid().to_string();
+    assert_eq!(
+        clones_and_setns(&["cat", &pid, "/file"]),
+        Vec::<String>::new()
+    );
+    // The control: the same namespace named otherwise is entered, and strace sees it.
+    let entered = format!("/proc/{pid}/ns/../ns/mnt");
+    let calls = clones_and_setns(&["cat", &entered, "/file"]);
+    assert!(
+        calls.iter().any(|call| call.contains("setns(")),
+        "{calls:?}"
+    );
+    assert!(calls.iter().any(|call| call.contains("clone")), "{calls:?}");
+}
+
+#[test]
+fn in_reaches_a_namespace_file_that_exists_only_inside_another_namespace() {
+    require_root!("in_reaches_a_namespace_file_that_exists_only_inside_another_namespace");
+    let nested = common::Nested::new();
+    let outer = nested.outer.pid().to_string();
+    let inner = nested.inside("inner");
+    let (status, out, err) = run(mntns_in(&["--in", &outer, "cat", &inner, "/file"]));
+    assert!(status.success(), "{status}: {err}");
+    assert_eq!(out, "inner\n");
+    // Not here: the file exists only inside the outer namespace.
+    let (status, _, err) = run(mntns_in(&["cat", &inner, "/file"]));
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(
+        err,
+        format!("mntns: invalid mount namespace reference {inner:?}: ENOENT (2)\n")
+    );
+    // A FIFO there is refused at once, in one line.
+    let fifo = nested.inside("fifo");
+    let (status, _, err) = run(mntns_in(&["--in", &outer, "cat", &fifo, "/file"]));
+    assert_eq!(status.code(), Some(1));
+    assert_eq!(
+        err,
+        format!(
+            "mntns: invalid mount namespace reference {fifo:?}: a FIFO, not a mount namespace\n"
+        )
+    );
+}
+
+fn mntns_in(args: &[&str]) -> Command {
+    let mut command = mntns();
+    command.args(args);
+    command
+}

@@ -575,3 +575,51 @@ impl HostFiles {
         )
     }
 }
+
+/// An outer namespace (keeping the host's tree, with a tmpfs of its own at `only_inside`
+/// that no other namespace sees) holding, under `ns/`, a bind mount of an inner container's
+/// mount namespace (`inner`) and user namespace (`user`), a link to it (`link`), a link into
+/// procfs (`magic`) and a FIFO (`fifo`): for chained references.
+pub struct Nested {
+    pub only_inside: TempDir,
+    pub outer: Container,
+    pub inner: Container,
+}
+
+impl Nested {
+    pub fn new() -> Self {
+        let only_inside = TempDir::new("only-inside");
+        let dir = only_inside.path().display().to_string();
+        let outer = Container::keeping_host_root(
+            &format!(
+                "mount -t tmpfs outer {dir}; mkdir {dir}/ns; touch {dir}/ns/inner {dir}/ns/user; \
+                 ln -s /proc/self/ns/mnt {dir}/ns/magic; mkfifo {dir}/ns/fifo; \
+                 ln -s {dir}/ns/inner {dir}/ns/link"
+            ),
+            None,
+        );
+        // A namespace can only be bound into an older one: the inner comes second, and is
+        // bound into the outer by a process that enters it.
+        let inner = Container::new("echo inner > file");
+        for (what, file) in [("mnt", "inner"), ("user", "user")] {
+            let mut bind = Command::new("nsenter");
+            bind.arg(format!("--target={}", outer.pid()))
+                .arg("--mount")
+                .args(["mount", "--bind"])
+                .arg(format!("/proc/{}/ns/{what}", inner.pid()))
+                .arg(format!("{dir}/ns/{file}"));
+            let (status, _, err) = run(bind);
+            assert!(status.success(), "bind the inner's {what} namespace: {err}");
+        }
+        Nested {
+            only_inside,
+            outer,
+            inner,
+        }
+    }
+
+    /// The path of `name` under `ns/`, as the outer namespace sees it.
+    pub fn inside(&self, name: &str) -> String {
+        format!("{}/ns/{name}", self.only_inside.path().display())
+    }
+}
