@@ -100,6 +100,7 @@ fn credentials() -> Credentials {
 #[test]
 fn a_root_host_reads_a_users_namespace_with_that_users_authority() {
     require_root!("a_root_host_reads_a_users_namespace_with_that_users_authority");
+    let _serial = common::serial();
     let host = HostFiles::new();
     let namespace = Container::keeping_host_root(&host.planted(), Some(NOBODY));
     // SAFETY: PR_SET_PDEATHSIG takes a signal number; it is this thread's alone.
@@ -147,6 +148,7 @@ fn a_root_host_reads_a_users_namespace_with_that_users_authority() {
 #[test]
 fn a_namespace_of_roots_own_reads_without_capabilities() {
     require_root!("a_namespace_of_roots_own_reads_without_capabilities");
+    let _serial = common::serial();
     // A directory of another user (uid 1, not mapped into root's user namespace below).
     let host = TempDir::new("authority-uid1");
     std::fs::set_permissions(host.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -186,6 +188,7 @@ fn a_namespace_of_roots_own_reads_without_capabilities() {
 #[test]
 fn a_rootful_namespace_reads_with_the_hosts_authority() {
     require_root!("a_rootful_namespace_reads_with_the_hosts_authority");
+    let _serial = common::serial();
     let host = HostFiles::new();
     let container = Container::new("true");
     let sandbox = Builder::new(NamespaceRef::Path(
@@ -203,4 +206,48 @@ fn a_rootful_namespace_reads_with_the_hosts_authority() {
     let rootful = container.fd_builder().spawn().expect("spawn");
     assert_eq!(rootful.authority(), Authority::Own);
     assert_eq!(rootful.uid_map().to_inside(12345), Some(12345));
+}
+
+/// A namespace file bind-mounted elsewhere names no process whose id maps could be read: a
+/// sleeper joins its owner for a moment to read them, and the bound is the same.
+#[test]
+fn a_bound_namespace_file_without_a_process_at_hand_gets_the_same_bound() {
+    require_root!("a_bound_namespace_file_without_a_process_at_hand_gets_the_same_bound");
+    let _serial = common::serial();
+    let host = HostFiles::new();
+    let namespace = Container::keeping_host_root(&host.planted(), Some(NOBODY));
+    let dir = TempDir::new("authority-bound-file");
+    let file = dir.write("mnt", "", 0o644);
+    let source = format!("/proc/{}/ns/mnt", namespace.pid());
+    let status = std::process::Command::new("mount")
+        .arg("--bind")
+        .arg(&source)
+        .arg(&file)
+        .status()
+        .expect("mount --bind");
+    assert!(status.success(), "bind {source}");
+    let open = || {
+        Builder::new(NamespaceRef::Path(file.clone()))
+            .sleeper(common::sleeper())
+            .spawn()
+            .expect("spawn")
+    };
+    // The probe leaves nothing behind.
+    common::assert_no_leaks("a probe of the user namespace", || drop(open()));
+    let sandbox = open();
+    assert_eq!(
+        sandbox.authority(),
+        Authority::NamespaceRoot {
+            uid: NOBODY,
+            gid: NOBODY
+        }
+    );
+    assert_eq!(sandbox.uid_map().to_outside(0), Some(NOBODY));
+    assert_bounded(&sandbox, &host);
+    drop(sandbox);
+    let status = std::process::Command::new("umount")
+        .arg(&file)
+        .status()
+        .expect("umount");
+    assert!(status.success());
 }

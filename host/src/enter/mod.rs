@@ -252,7 +252,7 @@ impl Builder {
         let shortcut = self.hold == Hold::Fds && self.threads && self.process_root;
         if let Some(pid) = process.filter(|_| shortcut) {
             // Refused (another user's process): entered another way below.
-            if let Some(sandbox) = pid::open(pid)? {
+            if let Some(sandbox) = pid::open(self, pid)? {
                 return Ok(sandbox);
             }
         }
@@ -297,6 +297,23 @@ impl Builder {
         Ok(outer)
     }
 
+    /// The owner of `namespace`, its id maps read from one of `processes`, else from a
+    /// sleeper that joins its user namespace for a moment (else unknown: the overflow ids).
+    fn owner_of(&self, namespace: &OwnedFd, processes: &[u32]) -> Result<owner::Owner, Error> {
+        let mut owner = owner::owner_of(namespace, processes)?;
+        let Some(user) = &owner.unmapped else {
+            return Ok(owner);
+        };
+        match sleeper::probe_id_maps(self, user) {
+            Ok(maps) => Ok(owner.with_maps(maps)),
+            // The least authority is left, and still reads what anyone may.
+            Err(_) => {
+                owner.unmapped = None;
+                Ok(owner)
+            }
+        }
+    }
+
     /// Enters the checked mount namespace `namespace` (named `mount` for a sleeper); `process`
     /// is the process its reference named, if any.
     fn enter(
@@ -317,7 +334,7 @@ impl Builder {
         if self.hold == Hold::Fds && self.threads && user.is_none() && privilege::may_setns() {
             match thread::enter_in_thread(&namespace, self.timeout) {
                 Ok(root) => {
-                    let owner = owner::owner_of(&namespace, process.as_slice())?;
+                    let owner = self.owner_of(&namespace, process.as_slice())?;
                     return Ok(Sandbox::held_by_fds(namespace, root, owner, Way::Thread));
                 }
                 Err(error @ Error::EnterTimeout { .. }) => return Err(error),

@@ -11,12 +11,15 @@ use std::io;
 use std::os::fd::OwnedFd;
 
 /// The owner of a mount namespace as reads in it need it.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Owner {
     pub(crate) authority: Authority,
     /// How the owner maps uids and gids (the identity for our own user namespace).
     pub(crate) uid_map: IdMap,
     pub(crate) gid_map: IdMap,
+    /// The owning user namespace, where its maps are still to be read (no process of it was
+    /// at hand).
+    pub(crate) unmapped: Option<OwnedFd>,
 }
 
 impl Owner {
@@ -26,6 +29,7 @@ impl Owner {
             authority: Authority::Own,
             uid_map: IdMap::identity(),
             gid_map: IdMap::identity(),
+            unmapped: None,
         }
     }
 }
@@ -33,8 +37,9 @@ impl Owner {
 /// The owner of the mount namespace `namespace`; its id maps are read from the first of
 /// `processes` that lives in that user namespace.
 ///
-/// Where no such process is found, the maps are unknown, and operations run as the overflow
-/// ids (`nobody`), the least authority there is: they still read what anyone may.
+/// Where no such process is found, the maps are left to [`Owner::with_maps`] (`unmapped` says
+/// so), and until then operations run as the overflow ids (`nobody`), the least authority there
+/// is: they still read what anyone may.
 pub(crate) fn owner_of(namespace: &OwnedFd, processes: &[u32]) -> Result<Owner, Error> {
     let what = "find the user namespace owning the mount namespace";
     let owner = match nsfs::owner(namespace) {
@@ -51,24 +56,47 @@ pub(crate) fn owner_of(namespace: &OwnedFd, processes: &[u32]) -> Result<Owner, 
     let maps = processes
         .iter()
         .find_map(|&pid| maps_of(pid, owner_id).ok().flatten());
-    let (uid_map, gid_map) = maps.unwrap_or_default();
-    let overflow = |kind| overflow_id(kind);
-    let uid = match uid_map.to_outside(0) {
-        Some(uid) => uid,
-        // Mapped, but not 0: its creator's, as the kernel sees a process of the creator there.
-        None if !uid_map.is_empty() => {
-            nsfs::creator_uid(&owner).unwrap_or_else(|_| overflow("overflowuid"))
+    Ok(match maps {
+        Some(maps) => Owner::mapped(&owner, maps),
+        None => {
+            let mut unknown = Owner::mapped(&owner, Default::default());
+            unknown.unmapped = Some(owner);
+            unknown
         }
-        None => overflow("overflowuid"),
-    };
-    let gid = gid_map
-        .to_outside(0)
-        .unwrap_or_else(|| overflow("overflowgid"));
-    Ok(Owner {
-        authority: Authority::NamespaceRoot { uid, gid },
-        uid_map,
-        gid_map,
     })
+}
+
+impl Owner {
+    /// The owner user namespace `owner` with its maps, and so the bound of its root.
+    fn mapped(owner: &OwnedFd, (uid_map, gid_map): (IdMap, IdMap)) -> Owner {
+        let overflow = |kind| overflow_id(kind);
+        let uid = match uid_map.to_outside(0) {
+            Some(uid) => uid,
+            // Mapped, but not 0: its creator's, as the kernel sees a process of the creator
+            // there.
+            None if !uid_map.is_empty() => {
+                nsfs::creator_uid(owner).unwrap_or_else(|_| overflow("overflowuid"))
+            }
+            None => overflow("overflowuid"),
+        };
+        let gid = gid_map
+            .to_outside(0)
+            .unwrap_or_else(|| overflow("overflowgid"));
+        Owner {
+            authority: Authority::NamespaceRoot { uid, gid },
+            uid_map,
+            gid_map,
+            unmapped: None,
+        }
+    }
+
+    /// This owner, its maps now known (read by a probe of its user namespace).
+    pub(crate) fn with_maps(self, maps: (IdMap, IdMap)) -> Owner {
+        match &self.unmapped {
+            Some(owner) => Owner::mapped(owner, maps),
+            None => self,
+        }
+    }
 }
 
 /// The uid and gid maps of process `pid`, if it lives in the user namespace `owner`; read

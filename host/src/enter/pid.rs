@@ -10,7 +10,7 @@
 //! What is read is what that process sees as `/`, its chroot included.
 
 use super::child::{is_running, mount_namespace};
-use super::owner::owner_of;
+use super::Builder;
 use crate::error::{from_errno, Error};
 use crate::fd::own;
 use crate::sandbox::{Sandbox, Way};
@@ -21,7 +21,7 @@ use rustix::process::{pidfd_open, Pid, PidfdFlags};
 /// Opens the sandbox of process `pid` through its root; `None` where this process may not
 /// (EACCES, EPERM: another user's process, or one that is not dumpable), so that another way
 /// is tried.
-pub(super) fn open(pid: u32) -> Result<Option<Sandbox>, Error> {
+pub(super) fn open(builder: &Builder, pid: u32) -> Result<Option<Sandbox>, Error> {
     let gone =
         |errno: Errno| Error::io(format!("open the root of process {pid}"), from_errno(errno));
     let rpid = i32::try_from(pid)
@@ -50,7 +50,7 @@ pub(super) fn open(pid: u32) -> Result<Option<Sandbox>, Error> {
     if !is_running(&pidfd) {
         return Err(gone(Errno::SRCH));
     }
-    let owner = owner_of(&namespace, &[pid])?;
+    let owner = builder.owner_of(&namespace, &[pid])?;
     Ok(Some(Sandbox::held_by_fds(
         namespace,
         root,

@@ -2,10 +2,10 @@
 
 use super::child::{timespec, Child};
 use super::launch::{launch, LaunchError, Launched};
-use super::owner::owner_of;
 use super::{Builder, Sleeper, SLEEPER_NAME};
 use crate::error::{from_errno, Error};
 use crate::fd::{lend, own};
+use crate::sandbox::authority::IdMap;
 use crate::{Hold, Sandbox, HANDSHAKE, LIFELINE_ENV, MNTNS_ENV, USERNS_ENV};
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::Errno;
@@ -30,43 +30,12 @@ pub(super) fn spawn(
     user: Option<&Path>,
     process: Option<u32>,
 ) -> Result<Sandbox, Error> {
-    let sleeper = match &builder.sleeper {
-        Some(path) => Sleeper::Path(path.clone()),
-        None => Builder::default_sleeper()?,
-    };
-    let program = sleeper.program()?;
-
     let mut env = vec![(MNTNS_ENV, mount.as_os_str())];
     env.extend(user.as_ref().map(|user| (USERNS_ENV, user.as_os_str())));
     if builder.lifeline {
         env.push((LIFELINE_ENV, OsStr::new("1")));
     }
-    // The embedded sleeper runs from its memfd: name it in argv[0] all the same.
-    let (arg0, exec_fd) = match &sleeper {
-        #[cfg(feature = "embedded-sleeper")]
-        Sleeper::Embedded => (OsStr::new(SLEEPER_NAME), super::embedded::memfd().ok()),
-        #[cfg(not(feature = "embedded-sleeper"))]
-        Sleeper::Embedded => (OsStr::new(SLEEPER_NAME), None),
-        Sleeper::Path(_) => (program.as_os_str(), None),
-    };
-    let Launched {
-        mut child,
-        stdout,
-        stderr,
-        lifeline,
-    } = launch(&program, exec_fd, arg0, &env, builder.lifeline).map_err(|error| match error {
-        LaunchError::Setup(what, source) => Error::io(what, source),
-        LaunchError::Spawn(source) => match &sleeper {
-            Sleeper::Path(path) => spawn_error(path.clone(), source),
-            #[cfg(feature = "embedded-sleeper")]
-            Sleeper::Embedded => super::embedded::exec_error(&program, source),
-            #[cfg(not(feature = "embedded-sleeper"))]
-            Sleeper::Embedded => unreachable!("Sleeper::program refused it"),
-        },
-        LaunchError::SigchldIgnored => Error::SigchldIgnored,
-    })?;
-
-    handshake(&mut child, stdout, stderr, builder.timeout)?;
+    let (mut child, lifeline) = start(builder, &env)?;
 
     let pid = child.pid();
     super::nsfs::check_procfs()?;
@@ -95,12 +64,83 @@ pub(super) fn spawn(
         .map_err(|error| Error::io(format!("open the namespace of sleeper {pid}"), error))?;
     // The sleeper itself is in the owning user namespace when it joined one.
     let processes: Vec<u32> = std::iter::once(pid).chain(process).collect();
-    let owner = owner_of(&namespace, &processes)?;
+    let owner = builder.owner_of(&namespace, &processes)?;
     let sandbox = Sandbox::held_by_sleeper(child, root, lifeline, owner);
     match builder.hold {
         Hold::Fds => Ok(sandbox.let_go(namespace)),
         Hold::Sleeper => Ok(sandbox),
     }
+}
+
+/// Starts `builder`'s sleeper with exactly the environment `env` and waits for its `OK`: the
+/// sleeper, and the write end of its lifeline (if it has one).
+fn start(builder: &Builder, env: &[(&str, &OsStr)]) -> Result<(Child, Option<OwnedFd>), Error> {
+    let sleeper = match &builder.sleeper {
+        Some(path) => Sleeper::Path(path.clone()),
+        None => Builder::default_sleeper()?,
+    };
+    let program = sleeper.program()?;
+    // The embedded sleeper runs from its memfd: name it in argv[0] all the same.
+    let (arg0, exec_fd) = match &sleeper {
+        #[cfg(feature = "embedded-sleeper")]
+        Sleeper::Embedded => (OsStr::new(SLEEPER_NAME), super::embedded::memfd().ok()),
+        #[cfg(not(feature = "embedded-sleeper"))]
+        Sleeper::Embedded => (OsStr::new(SLEEPER_NAME), None),
+        Sleeper::Path(_) => (program.as_os_str(), None),
+    };
+    let lifeline = env.iter().any(|(name, _)| *name == LIFELINE_ENV);
+    let Launched {
+        mut child,
+        stdout,
+        stderr,
+        lifeline,
+    } = launch(&program, exec_fd, arg0, env, lifeline).map_err(|error| match error {
+        LaunchError::Setup(what, source) => Error::io(what, source),
+        LaunchError::Spawn(source) => match &sleeper {
+            Sleeper::Path(path) => spawn_error(path.clone(), source),
+            #[cfg(feature = "embedded-sleeper")]
+            Sleeper::Embedded => super::embedded::exec_error(&program, source),
+            #[cfg(not(feature = "embedded-sleeper"))]
+            Sleeper::Embedded => unreachable!("Sleeper::program refused it"),
+        },
+        LaunchError::SigchldIgnored => Error::SigchldIgnored,
+    })?;
+    handshake(&mut child, stdout, stderr, builder.timeout)?;
+    Ok((child, lifeline))
+}
+
+/// How the user namespace `user` maps ids, read from a sleeper that joins it for the purpose
+/// (and stays in its own mount namespace), where no process of that user namespace is at hand.
+pub(super) fn probe_id_maps(builder: &Builder, user: &OwnedFd) -> Result<(IdMap, IdMap), Error> {
+    use std::os::fd::AsRawFd;
+    // The sleeper opens our very descriptor, through our table.
+    let user = PathBuf::from(format!(
+        "/proc/{}/fd/{}",
+        std::process::id(),
+        user.as_raw_fd()
+    ));
+    let own_mount = Path::new("/proc/self/ns/mnt");
+    let env = [
+        (USERNS_ENV, user.as_os_str()),
+        (MNTNS_ENV, own_mount.as_os_str()),
+    ];
+    let (child, _) = start(builder, &env)?;
+    let pid = child.pid();
+    super::nsfs::check_procfs()?;
+    let read = |name: &str| -> Result<IdMap, Error> {
+        let path = format!("/proc/{pid}/{name}");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|error| Error::io(format!("read {path}"), error))?;
+        IdMap::parse(&text)
+            .ok_or_else(|| Error::io(format!("read {path}"), io::Error::other("unreadable")))
+    };
+    let maps = (read("uid_map")?, read("gid_map")?);
+    // Still our child (unreaped, running): the maps are its.
+    if !child.is_alive() {
+        return Err(Error::SleeperGone { pid });
+    }
+    // Dropping the child kills and reaps it.
+    Ok(maps)
 }
 
 /// The error for a sleeper found dead: reaped, with how it ended.
