@@ -95,7 +95,9 @@ pub use error::{errno_name, Error, OsError};
 pub use nsref::{NamespaceRef, ParseNamespaceRefError};
 pub use sandbox::authority::{Authority, IdMap};
 pub use sandbox::policy::{ReadPolicy, PSEUDO_FILESYSTEMS};
-pub use sandbox::{DirEntry, FileKind, Hold, ReadDir, Sandbox, Way};
+pub use sandbox::{
+    DirEntry, FileKind, Hold, NotDescended, ReadDir, Sandbox, Stat, Walk, WalkEntry, WalkError, Way,
+};
 
 /// The environment variable with the path of the mount namespace for the sleeper to join;
 /// the counterpart of lxkns' `MntnsEnvironmentVariableName`.

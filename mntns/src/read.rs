@@ -71,6 +71,14 @@ pub(crate) fn ls(
     sandbox.close().map_err(fail)
 }
 
+/// `name` escaped as [`escape_name`] does, as a string.
+pub(crate) fn escaped(name: &[u8]) -> String {
+    let mut out = Vec::with_capacity(name.len());
+    escape_name(name, &mut out);
+    // Printable ASCII only.
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Appends `name` escaped as GNU `ls -b` does in the C locale: C escapes for the usual control
 /// characters, `\\` and `\ `, three-digit octal for every other byte outside printable ASCII.
 /// The result is printable ASCII without a newline, whatever the name holds.

@@ -11,8 +11,10 @@ mod content;
 mod dir;
 mod names;
 pub(crate) mod policy;
+mod walk;
 
 pub use dir::{DirEntry, FileKind, ReadDir};
+pub use walk::{NotDescended, Stat, Walk, WalkEntry, WalkError};
 
 use crate::enter::owner::Owner;
 use crate::enter::reaper::Reaped;
@@ -294,13 +296,18 @@ impl Sandbox {
         let bound = authority.enter().map_err(|error| access(op, path, error))?;
         let result = operation();
         drop(bound);
-        match (result, authority) {
-            (Err(Error::Access { op, path, source }), Authority::NamespaceRoot { uid, gid })
+        result.map_err(|error| self.explain(error))
+    }
+
+    /// `error`, or where it is a refusal (EACCES) within the authority bound, one that says so.
+    pub(crate) fn explain(&self, error: Error) -> Error {
+        match (error, self.owner.authority) {
+            (Error::Access { op, path, source }, Authority::NamespaceRoot { uid, gid })
                 if source.raw_os_error() == Some(libc::EACCES) =>
             {
-                Err(Error::BeyondAuthority { op, path, uid, gid })
+                Error::BeyondAuthority { op, path, uid, gid }
             }
-            (result, _) => result,
+            (error, _) => error,
         }
     }
 

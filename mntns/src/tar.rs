@@ -1,0 +1,465 @@
+//! `mntns tar`: a tar stream of subtrees of a hostile namespace, on stdout, written with the
+//! `tar` crate: regular files' content through the walk's checked reopen, directories,
+//! symlinks as links (targets as written, byte for byte), hard links seen twice as links,
+//! owners numeric and as the container sees them, modes and mtimes kept. FIFOs, sockets and
+//! devices are never opened, and stored only with `--specials`; sparse files and files over
+//! `--max-file-bytes` are skipped, never expanded. GNU tar's conventions: a file that changes
+//! while read is stored as it was when checked, with a warning; exit status 0 when all was
+//! stored, 1 when something was skipped or changed, 2 on a fatal error; every message one
+//! line, names escaped.
+
+use crate::read::escaped;
+use mntnssandbox_host::{FileKind, NotDescended, Sandbox, Stat, WalkEntry};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tar::{EntryType, Header};
+
+/// How much of the archive is gathered before a write(2).
+const OUTPUT_BUFFER: usize = 256 * 1024;
+/// Files up to this size are read into the output buffer; larger ones are sent by the kernel
+/// (sendfile: no copy through this process).
+const SEND_FILE_ABOVE: u64 = 64 * 1024;
+/// The owner unmapped ids show as inside a user namespace.
+const OVERFLOW_ID: u64 = 65534;
+
+/// What `mntns tar` was asked.
+pub(crate) struct Options {
+    pub(crate) specials: bool,
+    pub(crate) max_file_bytes: Option<u64>,
+    pub(crate) one_file_system: bool,
+}
+
+/// How the archive went: GNU tar's exit statuses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    Stored = 0,
+    /// Something was skipped, or changed while it was read.
+    Incomplete = 1,
+    Fatal = 2,
+}
+
+/// One line on stderr about `path`, escaped.
+fn warn(path: &Path, what: impl std::fmt::Display) {
+    let _ = writeln!(
+        io::stderr(),
+        "mntns: {}: {what}",
+        escaped(path.as_os_str().as_bytes())
+    );
+}
+
+pub(crate) fn tar(sandbox: &Sandbox, paths: &[PathBuf], options: &Options) -> ExitCode {
+    let stdout = io::stdout();
+    if stdout.is_terminal() {
+        let _ = writeln!(
+            io::stderr(),
+            "mntns: refusing to write a tar archive to a terminal (redirect stdout)"
+        );
+        return ExitCode::from(Outcome::Fatal as u8);
+    }
+    let output = match Output::new(stdout.as_fd()) {
+        Ok(output) => output,
+        Err(error) => {
+            let _ = writeln!(io::stderr(), "mntns: stdout: {error}");
+            return ExitCode::from(Outcome::Fatal as u8);
+        }
+    };
+    let mut archive = Archive {
+        builder: tar::Builder::new(output),
+        sandbox,
+        options,
+        links: HashMap::new(),
+        outcome: Outcome::Stored,
+    };
+    for path in paths {
+        if let Err(error) = archive.add_tree(path) {
+            let _ = writeln!(io::stderr(), "mntns: write the archive: {error}");
+            // No end-of-archive blocks after a broken stream: it must not pass for whole.
+            std::mem::forget(archive.builder);
+            return ExitCode::from(Outcome::Fatal as u8);
+        }
+    }
+    let finished = archive
+        .builder
+        .finish()
+        .and_then(|()| archive.builder.get_mut().flush());
+    if let Err(error) = finished {
+        let _ = writeln!(io::stderr(), "mntns: write the archive: {error}");
+        std::mem::forget(archive.builder);
+        return ExitCode::from(Outcome::Fatal as u8);
+    }
+    let outcome = archive.outcome;
+    std::mem::forget(archive.builder);
+    ExitCode::from(outcome as u8)
+}
+
+struct Archive<'a> {
+    builder: tar::Builder<Output>,
+    sandbox: &'a Sandbox,
+    options: &'a Options,
+    /// The names stored for files with more than one link, by device and inode.
+    links: HashMap<(u64, u64), Vec<u8>>,
+    outcome: Outcome,
+}
+
+impl Archive<'_> {
+    fn note(&mut self, outcome: Outcome) {
+        self.outcome = self.outcome.max(outcome);
+    }
+
+    /// Stores the tree at `path`; an error is the archive's (writing it), the rest is told
+    /// per entry.
+    fn add_tree(&mut self, path: &Path) -> io::Result<()> {
+        let mut walk = self
+            .sandbox
+            .walk(path)
+            .one_file_system(self.options.one_file_system);
+        while let Some(entry) = walk.next() {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    warn(&error.path, error_text(&error.error, &error.path));
+                    // The start itself missing is GNU tar's fatal case.
+                    let fatal = error.path == path;
+                    self.note(if fatal {
+                        Outcome::Fatal
+                    } else {
+                        Outcome::Incomplete
+                    });
+                    continue;
+                }
+            };
+            let name = member_name(entry.path());
+            let stat = *entry.stat();
+            match stat.kind {
+                FileKind::Dir => {
+                    if let Some(why) = entry.not_descended() {
+                        warn(entry.path(), why);
+                        if !matches!(why, NotDescended::PseudoFilesystem(_)) {
+                            self.note(Outcome::Incomplete);
+                        }
+                    }
+                    let mut name = name;
+                    if !name.ends_with(b"/") {
+                        name.push(b'/');
+                    }
+                    let header = self.header(&stat, EntryType::Directory, 0);
+                    self.append(header, &name)?;
+                }
+                FileKind::Symlink => {
+                    let target = entry.link_target().unwrap_or(Path::new(""));
+                    let header = self.header(&stat, EntryType::Symlink, 0);
+                    self.append_link(header, &name, target.as_os_str().as_bytes())?;
+                }
+                FileKind::File => self.add_file(&mut walk, &entry, name)?,
+                FileKind::Fifo | FileKind::CharDevice | FileKind::BlockDevice
+                    if self.options.specials =>
+                {
+                    let kind = match stat.kind {
+                        FileKind::Fifo => EntryType::Fifo,
+                        FileKind::CharDevice => EntryType::Char,
+                        _ => EntryType::Block,
+                    };
+                    let mut header = self.header(&stat, kind, 0);
+                    if kind != EntryType::Fifo {
+                        let (major, minor) =
+                            (rustix::fs::major(stat.rdev), rustix::fs::minor(stat.rdev));
+                        header.set_device_major(major)?;
+                        header.set_device_minor(minor)?;
+                    }
+                    self.append(header, &name)?;
+                }
+                FileKind::Socket => {
+                    warn(entry.path(), "socket ignored");
+                    self.note(Outcome::Incomplete);
+                }
+                kind => {
+                    warn(
+                        entry.path(),
+                        format!("{kind}: not stored (--specials stores it)"),
+                    );
+                    self.note(Outcome::Incomplete);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn add_file(
+        &mut self,
+        walk: &mut mntnssandbox_host::Walk<'_>,
+        entry: &WalkEntry,
+        name: Vec<u8>,
+    ) -> io::Result<()> {
+        let stat = *entry.stat();
+        let path = entry.path();
+        if stat.nlink > 1 {
+            if let Some(first) = self.links.get(&(stat.dev, stat.ino)).cloned() {
+                let header = self.header(&stat, EntryType::Link, 0);
+                return self.append_link(header, &name, &first);
+            }
+        }
+        if let Some(max) = self.options.max_file_bytes.filter(|&max| stat.size > max) {
+            warn(
+                path,
+                format!("{} bytes, over --max-file-bytes {max}: skipped", stat.size),
+            );
+            self.note(Outcome::Incomplete);
+            return Ok(());
+        }
+        let file = match walk.open(entry) {
+            Ok(file) => file,
+            Err(error) => {
+                warn(path, error_text(&error, path));
+                self.note(Outcome::Incomplete);
+                return Ok(());
+            }
+        };
+        if stat.blocks.saturating_mul(512) < stat.size && has_hole(&file, stat.size) {
+            warn(
+                path,
+                format!(
+                    "a sparse file ({} bytes, {} allocated): skipped, not expanded",
+                    stat.size,
+                    stat.blocks * 512
+                ),
+            );
+            self.note(Outcome::Incomplete);
+            return Ok(());
+        }
+        if stat.nlink > 1 {
+            self.links.insert((stat.dev, stat.ino), name.clone());
+        }
+        let header = self.header(&stat, EntryType::Regular, stat.size);
+        self.append(header, &name)?;
+        let copied = self.builder.get_mut().copy_file(&file, stat.size)?;
+        if copied < stat.size {
+            let missing = stat.size - copied;
+            self.builder.get_mut().write_zeros(missing)?;
+            let bytes = if missing == 1 { "byte" } else { "bytes" };
+            warn(
+                path,
+                format!("File shrank by {missing} {bytes}; padding with zeros"),
+            );
+            self.note(Outcome::Incomplete);
+        } else if changed(&file, &stat) {
+            warn(path, "file changed as we read it");
+            self.note(Outcome::Incomplete);
+        }
+        self.builder.get_mut().pad_block(stat.size)
+    }
+
+    /// A header for `stat` as the container sees it: owners through its user namespace.
+    fn header(&self, stat: &Stat, kind: EntryType, size: u64) -> Header {
+        let mut header = Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_size(size);
+        header.set_mode(stat.mode);
+        let inside = |id: Option<u32>| id.map_or(OVERFLOW_ID, u64::from);
+        header.set_uid(inside(self.sandbox.uid_map().to_inside(stat.uid)));
+        header.set_gid(inside(self.sandbox.gid_map().to_inside(stat.gid)));
+        header.set_mtime(stat.mtime.max(0) as u64);
+        header
+    }
+
+    /// Writes `header` under `name` (a GNU long name entry first, where the name needs one).
+    fn append(&mut self, mut header: Header, name: &[u8]) -> io::Result<()> {
+        let name = Path::new(std::ffi::OsStr::from_bytes(name));
+        self.builder.append_data(&mut header, name, io::empty())
+    }
+
+    /// Writes a link entry (symlink or hard link) whose target is `target`, byte for byte:
+    /// up to 100 bytes in the header itself, else in a GNU long link entry before it.
+    fn append_link(&mut self, mut header: Header, name: &[u8], target: &[u8]) -> io::Result<()> {
+        const FIELD: usize = 100;
+        if target.len() <= FIELD {
+            header.set_link_name_literal(target)?;
+        } else {
+            let mut long = Header::new_gnu();
+            long.set_entry_type(EntryType::GNULongLink);
+            long.set_size(target.len() as u64 + 1);
+            long.set_mode(0o644);
+            long.as_gnu_mut().expect("a GNU header").name[..13].copy_from_slice(b"././@LongLink");
+            long.set_cksum();
+            self.builder.append(&long, target.chain(&[0u8][..]))?;
+            header.set_link_name_literal(&target[..FIELD])?;
+        }
+        self.append(header, name)
+    }
+}
+
+/// The member name of `path`: without its leading `/`s, as GNU tar stores it (`.` for `/`).
+fn member_name(path: &Path) -> Vec<u8> {
+    let mut relative = path.as_os_str().as_bytes();
+    while let Some(rest) = relative.strip_prefix(b"/") {
+        relative = rest;
+    }
+    if relative.is_empty() {
+        b".".to_vec()
+    } else {
+        relative.to_vec()
+    }
+}
+
+/// An error about `path` as one line (the path is told before it already).
+fn error_text(error: &mntnssandbox_host::Error, path: &Path) -> String {
+    let text = error.to_string();
+    // The library names the path in its messages; the line names it first already.
+    let quoted = format!("{path:?}: ");
+    match text.find(&quoted) {
+        Some(at) => format!("{}{}", &text[..at], &text[at + quoted.len()..]),
+        None => text,
+    }
+    .replace('\n', " ")
+}
+
+/// Whether `file` has a hole before `size` (SEEK_HOLE finds one): a sparse file.
+fn has_hole(file: &File, size: u64) -> bool {
+    // SAFETY: lseek on a descriptor `file` keeps open; it only moves the file offset, which
+    // is put back at the start.
+    let hole = unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_HOLE) };
+    // SAFETY: as above.
+    unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_SET) };
+    hole >= 0 && (hole as u64) < size
+}
+
+/// Whether `file` changed since `stat` was taken: GNU tar's test (size, mtime, ctime).
+fn changed(file: &File, stat: &Stat) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match file.metadata() {
+        Ok(now) => {
+            now.size() != stat.size
+                || (now.mtime(), now.mtime_nsec() as u32) != (stat.mtime, stat.mtime_nsec)
+                || (now.ctime(), now.ctime_nsec() as u32) != (stat.ctime, stat.ctime_nsec)
+        }
+        Err(_) => true,
+    }
+}
+
+/// The archive's output: stdout, gathered in a buffer; large files' content sent by the
+/// kernel where it can (sendfile to a pipe or a file), else copied.
+struct Output {
+    /// A descriptor of stdout of our own.
+    out: File,
+    buf: Vec<u8>,
+    /// sendfile(2) said it cannot write to this stdout: copy from then on.
+    no_send_file: bool,
+}
+
+impl Output {
+    fn new(stdout: BorrowedFd<'_>) -> io::Result<Self> {
+        Ok(Output {
+            out: File::from(stdout.try_clone_to_owned()?),
+            buf: Vec::with_capacity(OUTPUT_BUFFER),
+            no_send_file: false,
+        })
+    }
+
+    /// Copies up to `len` bytes of `file` (from its start) into the archive; how many there
+    /// were (fewer if it shrank).
+    fn copy_file(&mut self, file: &File, len: u64) -> io::Result<u64> {
+        let mut copied = 0u64;
+        if len > SEND_FILE_ABOVE && !self.no_send_file {
+            self.flush()?;
+            while copied < len {
+                let chunk = usize::try_from(len - copied)
+                    .unwrap_or(usize::MAX)
+                    .min(1 << 30);
+                // SAFETY: both descriptors stay open for the call; a null offset reads from
+                // (and moves) `file`'s own offset.
+                let sent = unsafe {
+                    libc::sendfile(
+                        self.out.as_raw_fd(),
+                        file.as_raw_fd(),
+                        std::ptr::null_mut(),
+                        chunk,
+                    )
+                };
+                match sent {
+                    0 => return Ok(copied),
+                    n if n > 0 => copied += n as u64,
+                    _ => {
+                        let error = io::Error::last_os_error();
+                        match error.raw_os_error() {
+                            Some(libc::EINTR | libc::EAGAIN) => {}
+                            // This stdout takes no sendfile: copy, from here on.
+                            Some(libc::EINVAL | libc::ENOSYS) if copied == 0 => {
+                                self.no_send_file = true;
+                                break;
+                            }
+                            _ => return Err(error),
+                        }
+                    }
+                }
+            }
+            if copied == len {
+                return Ok(copied);
+            }
+        }
+        let mut reader = file.take(len - copied);
+        loop {
+            if self.buf.len() == self.buf.capacity() {
+                self.flush()?;
+            }
+            let start = self.buf.len();
+            self.buf.resize(self.buf.capacity(), 0);
+            let read = reader.read(&mut self.buf[start..]);
+            let n = *read.as_ref().unwrap_or(&0);
+            self.buf.truncate(start + n);
+            match read {
+                Ok(0) => return Ok(copied),
+                Ok(n) => copied += n as u64,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    fn write_zeros(&mut self, mut count: u64) -> io::Result<()> {
+        let zeros = [0u8; 4096];
+        while count > 0 {
+            let n = count.min(zeros.len() as u64) as usize;
+            self.write_all(&zeros[..n])?;
+            count -= n as u64;
+        }
+        Ok(())
+    }
+
+    /// Zeros up to the next 512-byte block after `size` bytes of content.
+    fn pad_block(&mut self, size: u64) -> io::Result<()> {
+        self.write_zeros((512 - size % 512) % 512)
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if self.buf.len() + bytes.len() > self.buf.capacity() {
+            self.flush()?;
+        }
+        if bytes.len() >= self.buf.capacity() {
+            return self.out.write(bytes);
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let mut written = 0;
+        while written < self.buf.len() {
+            match self.out.write(&self.buf[written..]) {
+                Ok(n) => written += n,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    self.buf.drain(..written);
+                    return Err(error);
+                }
+            }
+        }
+        self.buf.clear();
+        Ok(())
+    }
+}
