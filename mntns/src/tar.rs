@@ -122,7 +122,7 @@ impl Archive<'_> {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(error) => {
-                    warn(&error.path, error_text(&error.error, &error.path));
+                    warn(&error.path, error_text(&error.error));
                     // The start itself missing is GNU tar's fatal case.
                     let fatal = error.path == path;
                     self.note(if fatal {
@@ -203,6 +203,12 @@ impl Archive<'_> {
                 return self.append_link(header, &name, &first);
             }
         }
+        if stat.size == 0 {
+            // Nothing to read: not opened (as GNU tar does).
+            self.remember_link(&stat, &name);
+            let header = self.header(&stat, EntryType::Regular, 0);
+            return self.append(header, &name);
+        }
         if let Some(max) = self.options.max_file_bytes.filter(|&max| stat.size > max) {
             warn(
                 path,
@@ -214,7 +220,7 @@ impl Archive<'_> {
         let file = match walk.open(entry) {
             Ok(file) => file,
             Err(error) => {
-                warn(path, error_text(&error, path));
+                warn(path, error_text(&error));
                 self.note(Outcome::Incomplete);
                 return Ok(());
             }
@@ -231,9 +237,7 @@ impl Archive<'_> {
             self.note(Outcome::Incomplete);
             return Ok(());
         }
-        if stat.nlink > 1 {
-            self.links.insert((stat.dev, stat.ino), name.clone());
-        }
+        self.remember_link(&stat, &name);
         let header = self.header(&stat, EntryType::Regular, stat.size);
         self.append(header, &name)?;
         let copied = self.builder.get_mut().copy_file(&file, stat.size)?;
@@ -251,6 +255,13 @@ impl Archive<'_> {
             self.note(Outcome::Incomplete);
         }
         self.builder.get_mut().pad_block(stat.size)
+    }
+
+    /// Remembers `name` as the first stored of a file with more than one link.
+    fn remember_link(&mut self, stat: &Stat, name: &[u8]) {
+        if stat.nlink > 1 {
+            self.links.insert((stat.dev, stat.ino), name.to_vec());
+        }
     }
 
     /// A header for `stat` as the container sees it: owners through its user namespace.
@@ -305,16 +316,22 @@ fn member_name(path: &Path) -> Vec<u8> {
     }
 }
 
-/// An error about `path` as one line (the path is told before it already).
-fn error_text(error: &mntnssandbox_host::Error, path: &Path) -> String {
-    let text = error.to_string();
-    // The library names the path in its messages; the line names it first already.
-    let quoted = format!("{path:?}: ");
-    match text.find(&quoted) {
-        Some(at) => format!("{}{}", &text[..at], &text[at + quoted.len()..]),
-        None => text,
+/// An error about a path as one line, without the path (the line names it first already).
+fn error_text(error: &mntnssandbox_host::Error) -> String {
+    use mntnssandbox_host::{Error, OsError};
+    match error {
+        Error::Access { op, source, .. } => format!("{op}: {}", OsError(source)),
+        Error::BeyondAuthority { op, uid, gid, .. } => format!(
+            "{op}: EACCES ({}): beyond the authority of the namespace's root (fsuid {uid}, \
+             fsgid {gid}, no groups, no capabilities)",
+            libc::EACCES
+        ),
+        Error::NotRegularFile { kind, .. } => format!("not a regular file: {kind}"),
+        Error::PseudoFilesystem { filesystem, .. } => {
+            format!("on {filesystem}, a kernel pseudo-filesystem (not read)")
+        }
+        other => other.to_string().replace('\n', " "),
     }
-    .replace('\n', " ")
 }
 
 /// Whether `file` has a hole before `size` (SEEK_HOLE finds one): a sparse file.
@@ -345,7 +362,9 @@ fn changed(file: &File, stat: &Stat) -> bool {
 struct Output {
     /// A descriptor of stdout of our own.
     out: File,
-    buf: Vec<u8>,
+    /// The buffer, initialised once; `filled` bytes of it are to be written.
+    buf: Box<[u8]>,
+    filled: usize,
     /// sendfile(2) said it cannot write to this stdout: copy from then on.
     no_send_file: bool,
 }
@@ -354,7 +373,8 @@ impl Output {
     fn new(stdout: BorrowedFd<'_>) -> io::Result<Self> {
         Ok(Output {
             out: File::from(stdout.try_clone_to_owned()?),
-            buf: Vec::with_capacity(OUTPUT_BUFFER),
+            buf: vec![0; OUTPUT_BUFFER].into_boxed_slice(),
+            filled: 0,
             no_send_file: false,
         })
     }
@@ -401,22 +421,21 @@ impl Output {
             }
         }
         let mut reader = file.take(len - copied);
-        loop {
-            if self.buf.len() == self.buf.capacity() {
+        while copied < len {
+            if self.filled == self.buf.len() {
                 self.flush()?;
             }
-            let start = self.buf.len();
-            self.buf.resize(self.buf.capacity(), 0);
-            let read = reader.read(&mut self.buf[start..]);
-            let n = *read.as_ref().unwrap_or(&0);
-            self.buf.truncate(start + n);
-            match read {
-                Ok(0) => return Ok(copied),
-                Ok(n) => copied += n as u64,
+            match reader.read(&mut self.buf[self.filled..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.filled += n;
+                    copied += n as u64;
+                }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(error),
             }
         }
+        Ok(copied)
     }
 
     fn write_zeros(&mut self, mut count: u64) -> io::Result<()> {
@@ -437,29 +456,31 @@ impl Output {
 
 impl Write for Output {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        if self.buf.len() + bytes.len() > self.buf.capacity() {
+        if self.filled + bytes.len() > self.buf.len() {
             self.flush()?;
         }
-        if bytes.len() >= self.buf.capacity() {
+        if bytes.len() >= self.buf.len() {
             return self.out.write(bytes);
         }
-        self.buf.extend_from_slice(bytes);
+        self.buf[self.filled..self.filled + bytes.len()].copy_from_slice(bytes);
+        self.filled += bytes.len();
         Ok(bytes.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         let mut written = 0;
-        while written < self.buf.len() {
-            match self.out.write(&self.buf[written..]) {
+        while written < self.filled {
+            match self.out.write(&self.buf[written..self.filled]) {
                 Ok(n) => written += n,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    self.buf.drain(..written);
+                    self.buf.copy_within(written..self.filled, 0);
+                    self.filled -= written;
                     return Err(error);
                 }
             }
         }
-        self.buf.clear();
+        self.filled = 0;
         Ok(())
     }
 }

@@ -543,40 +543,58 @@ fn pseudo(
     Ok(found)
 }
 
-/// Reopens `O_PATH` handles for reading through this thread's descriptor table in procfs,
-/// keeping that directory open (one lookup per file, not four) while the thread stays the
-/// same.
+/// Reopens `O_PATH` handles for reading through this process's descriptor table in procfs,
+/// keeping that directory open: one lookup per file, not four. (`/proc/self/fd` is the main
+/// thread's table, which ours is unless a thread unshared its own: then the number names
+/// another file, and the identity check after the reopen refuses it.)
 #[derive(Default)]
 struct Reopener {
-    fds: Option<(rustix::thread::Pid, OwnedFd)>,
+    fds: Option<OwnedFd>,
 }
 
 impl Reopener {
     fn reopen(&mut self, handle: &OwnedFd) -> rustix::io::Result<OwnedFd> {
-        let tid = rustix::thread::gettid();
         let dir = match &self.fds {
-            Some((known, dir)) if *known == tid => dir,
-            _ => {
+            Some(dir) => dir,
+            None => {
                 let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-                let dir = own(rustix::fs::open(
-                    c"/proc/thread-self/fd",
-                    flags,
-                    Mode::empty(),
-                )?);
-                &self.fds.insert((tid, dir)).1
+                let dir = own(rustix::fs::open(c"/proc/self/fd", flags, Mode::empty())?);
+                self.fds.insert(dir)
             }
         };
-        let name = CString::new(handle.as_raw_fd().to_string()).map_err(|_| Errno::INVAL)?;
+        let mut digits = [0u8; 12];
+        let name = decimal(handle.as_raw_fd() as u32, &mut digits);
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-        let file = own(rustix::fs::openat(
-            lend(dir),
-            name.as_c_str(),
-            flags,
-            Mode::empty(),
-        )?);
+        let file = own(rustix::fs::openat(lend(dir), name, flags, Mode::empty())?);
         // A regular file's inode (checked by the caller) never blocks; the flag only guarded
         // the open itself.
         rustix::fs::fcntl_setfl(lend(&file), OFlags::empty())?;
         Ok(file)
+    }
+}
+
+/// `n` in decimal, NUL-terminated, in `digits`.
+fn decimal(mut n: u32, digits: &mut [u8; 12]) -> &std::ffi::CStr {
+    let mut at = digits.len() - 1;
+    digits[at] = 0;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::ffi::CStr::from_bytes_with_nul(&digits[at..]).expect("one NUL, at the end")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimal_names_descriptors() {
+        let mut digits = [0u8; 12];
+        assert_eq!(super::decimal(0, &mut digits), c"0");
+        assert_eq!(super::decimal(1234, &mut digits), c"1234");
+        assert_eq!(super::decimal(u32::MAX, &mut digits), c"4294967295");
     }
 }
