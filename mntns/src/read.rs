@@ -1,14 +1,15 @@
 //! `mntns cat` and `mntns ls`: content and names from a hostile namespace, made safe to print.
 
+use crate::nsarg::NamespaceArg;
 use crate::{builder, fail, Cli, Outcome};
-use mntnssandbox_host::{DirEntry, NamespaceRef, OsError, ReadPolicy};
+use mntnssandbox_host::{DirEntry, OsError, ReadPolicy};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 pub(crate) fn cat(
     cli: &Cli,
-    nsref: &NamespaceRef,
+    nsref: &NamespaceArg,
     path: &Path,
     max_bytes: Option<u64>,
     allow_pseudo_filesystems: bool,
@@ -16,7 +17,7 @@ pub(crate) fn cat(
     let policy = ReadPolicy::new()
         .max_bytes(max_bytes.unwrap_or(u64::MAX))
         .allow_pseudo_filesystems(allow_pseudo_filesystems);
-    let sandbox = builder(cli, nsref).spawn().map_err(fail)?;
+    let sandbox = builder(cli, nsref)?.spawn().map_err(fail)?;
     let mut out = io::stdout().lock();
     sandbox.copy_to(path, &mut out, policy).map_err(fail)?;
     out.flush()
@@ -26,13 +27,13 @@ pub(crate) fn cat(
 
 pub(crate) fn ls(
     cli: &Cli,
-    nsref: &NamespaceRef,
+    nsref: &NamespaceArg,
     path: &Path,
     zero: bool,
     unsorted: bool,
     allow_pseudo_filesystems: bool,
 ) -> Outcome {
-    let mut sandbox = builder(cli, nsref).spawn().map_err(fail)?;
+    let mut sandbox = builder(cli, nsref)?.spawn().map_err(fail)?;
     sandbox.set_read_policy(ReadPolicy::new().allow_pseudo_filesystems(allow_pseudo_filesystems));
     let mut entries = sandbox.read_dir(path).map_err(fail)?;
     let mut out = io::BufWriter::new(io::stdout().lock());

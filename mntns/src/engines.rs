@@ -1,0 +1,235 @@
+//! Containers by name: `podman:NAME` and `docker:NAME` are looked up with the engine's own
+//! command, and `mntns ps` lists the running containers of every engine found.
+//!
+//! The engine's command is the one authority on its containers: it reads the user's settings
+//! from the environment mntns inherits (`CONTAINERS_CONF`, `CONTAINERS_STORAGE_CONF`,
+//! `DOCKER_HOST`, ...), so `mntns` reaches the same containers as `podman` or `docker` typed in
+//! the same shell. Its commands run with stdin on /dev/null and are killed if they do not
+//! answer within [`ENGINE_TIMEOUT`].
+
+use mntnssandbox_host::OsError;
+// rustix's own descriptor type: mntns builds rustix without `std` (see Cargo.toml).
+use rustix::fd::OwnedFd;
+use serde_json::Value;
+use std::fmt;
+use std::io;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long an engine command may take before it is killed.
+pub(crate) const ENGINE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A container engine, run through its command-line tool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Engine {
+    Podman,
+    Docker,
+}
+
+impl Engine {
+    /// Every engine, in the order `mntns ps` lists them.
+    pub(crate) const ALL: [Engine; 2] = [Engine::Podman, Engine::Docker];
+
+    /// The engine's command, looked up on `PATH`; also the prefix of its NSREFs.
+    pub(crate) fn command(self) -> &'static str {
+        match self {
+            Engine::Podman => "podman",
+            Engine::Docker => "docker",
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.command())
+    }
+}
+
+/// A container as the user named it: `podman:NAME-OR-ID` or `docker:NAME-OR-ID`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ContainerRef {
+    pub(crate) engine: Engine,
+    /// A name, an ID, or a prefix of an ID: whatever the engine's `container inspect` takes.
+    pub(crate) name: String,
+}
+
+impl fmt::Display for ContainerRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.engine, self.name)
+    }
+}
+
+impl ContainerRef {
+    /// `Some` when `text` names a container (`podman:...`, `docker:...`), an error if the name
+    /// after the colon is empty; `None` for anything else.
+    pub(crate) fn parse(text: &str) -> Option<Result<Self, String>> {
+        Engine::ALL.into_iter().find_map(|engine| {
+            let name = text.strip_prefix(engine.command())?.strip_prefix(':')?;
+            Some(if name.is_empty() {
+                Err(format!(
+                    "{text:?} names no container (want {engine}:NAME-OR-ID)"
+                ))
+            } else {
+                Ok(ContainerRef {
+                    engine,
+                    name: name.to_owned(),
+                })
+            })
+        })
+    }
+
+    /// The host PID of the container's process, from `<engine> container inspect` (not plain
+    /// `inspect`, which matches images too). Errors are the text after `mntns: `.
+    pub(crate) fn pid(&self) -> Result<u32, String> {
+        let output = run(self.engine, &["container", "inspect", &self.name])
+            .map_err(|error| format!("{self}: {error}"))?;
+        let parsed = serde_json::from_slice::<Value>(&output.stdout);
+        let containers = parsed.as_ref().ok().and_then(Value::as_array);
+        if !output.status.success() {
+            let why = first_line(&output);
+            // An unknown name: an empty list, and the engine's "no such container" (podman's
+            // `no such container NAME`, docker's `No such container: NAME`).
+            if containers.is_some_and(Vec::is_empty)
+                && why.to_ascii_lowercase().contains("no such container")
+            {
+                return Err(format!("{self}: no such container"));
+            }
+            return Err(format!("{self}: {why}"));
+        }
+        let containers = parsed.map_err(|error| {
+            format!(
+                "{self}: unexpected output from {} container inspect: {error}",
+                self.engine
+            )
+        })?;
+        match containers.as_array().map(Vec::as_slice) {
+            Some([container]) => match state_pid(container) {
+                Some(pid) => Ok(pid),
+                None => Err(format!(
+                    "{self}: not running ({})",
+                    container["State"]["Status"].as_str().unwrap_or("no state")
+                )),
+            },
+            Some([]) => Err(format!("{self}: no such container")),
+            Some(several) => Err(format!("{self}: names {} containers", several.len())),
+            None => Err(format!(
+                "{self}: unexpected output from {} container inspect: not a list",
+                self.engine
+            )),
+        }
+    }
+}
+
+/// The host PID in a container's `inspect` JSON (podman's and docker's alike); `None` unless
+/// it runs (the engines give PID 0 for a stopped container).
+fn state_pid(container: &Value) -> Option<u32> {
+    let pid = container["State"]["Pid"].as_u64()?;
+    u32::try_from(pid).ok().filter(|&pid| pid > 0)
+}
+
+/// Why an engine gave no answer.
+#[derive(Debug)]
+pub(crate) enum EngineError {
+    /// Its command is not on `PATH`.
+    NotFound(Engine),
+    /// Its command failed (docker without a reachable daemon, a broken configuration, ...):
+    /// what it said, in one line.
+    Failed(String),
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::NotFound(engine) => write!(f, "{engine} not found on PATH"),
+            EngineError::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
+/// Runs `engine` with `args` to completion, stdin on /dev/null and both outputs captured; kills
+/// it after [`ENGINE_TIMEOUT`].
+fn run(engine: Engine, args: &[&str]) -> Result<Output, EngineError> {
+    let command = engine.command();
+    let child = Command::new(command)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| match error.kind() {
+            io::ErrorKind::NotFound => EngineError::NotFound(engine),
+            _ => EngineError::Failed(format!("run {command}: {}", OsError(&error))),
+        })?;
+    // Taken before the child can be reaped (only the thread below reaps it), the pidfd names
+    // this very process: the kill cannot hit another one that got its PID.
+    let pidfd = pidfd_of(child.id());
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match receiver.recv_timeout(ENGINE_TIMEOUT) {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(error)) => Err(EngineError::Failed(format!(
+            "read from {command}: {}",
+            OsError(&error)
+        ))),
+        Err(_) => {
+            if let Some(pidfd) = pidfd {
+                let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+            }
+            Err(EngineError::Failed(format!(
+                "{command} {} did not answer within {} s: killed",
+                args.join(" "),
+                ENGINE_TIMEOUT.as_secs()
+            )))
+        }
+    }
+}
+
+fn pidfd_of(pid: u32) -> Option<OwnedFd> {
+    let pid = rustix::process::Pid::from_raw(i32::try_from(pid).ok()?)?;
+    rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+}
+
+/// What an engine said on stderr, in one line: its first `Error` line (podman may warn
+/// first), else its first line, else its exit status.
+fn first_line(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let mut lines = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty());
+    let first = lines.clone().next();
+    lines
+        .find(|line| line.starts_with("Error"))
+        .or(first)
+        .map_or_else(|| format!("failed ({})", output.status), str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_with_an_engine_prefix_are_containers() {
+        assert_eq!(
+            ContainerRef::parse("podman:web"),
+            Some(Ok(ContainerRef {
+                engine: Engine::Podman,
+                name: "web".into()
+            }))
+        );
+        assert_eq!(
+            ContainerRef::parse("docker:0123abc"),
+            Some(Ok(ContainerRef {
+                engine: Engine::Docker,
+                name: "0123abc".into()
+            }))
+        );
+        assert!(matches!(ContainerRef::parse("docker:"), Some(Err(_))));
+        assert_eq!(ContainerRef::parse("./podman:web"), None);
+        assert_eq!(ContainerRef::parse("podmanweb"), None);
+        assert_eq!(ContainerRef::parse("1234"), None);
+    }
+}
