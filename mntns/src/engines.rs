@@ -207,6 +207,95 @@ fn first_line(output: &Output) -> String {
         .map_or_else(|| format!("failed ({})", output.status), str::to_owned)
 }
 
+/// A running container as `mntns ps` lists it.
+#[derive(Debug)]
+pub(crate) struct Running {
+    pub(crate) engine: Engine,
+    /// As the engine gives it: raw, to be escaped for printing.
+    pub(crate) name: String,
+    pub(crate) pid: u32,
+}
+
+/// The running containers of `engine`.
+pub(crate) fn running(engine: Engine) -> Result<Vec<Running>, EngineError> {
+    match engine {
+        Engine::Podman => running_podman(),
+        Engine::Docker => running_docker(),
+    }
+}
+
+/// podman gives the PIDs in its listing.
+fn running_podman() -> Result<Vec<Running>, EngineError> {
+    let listed = json_of(Engine::Podman, &["ps", "--format", "json"])?;
+    let mut found = Vec::new();
+    for container in listed.as_array().into_iter().flatten() {
+        let name = container["Names"][0]
+            .as_str()
+            .or_else(|| container["Id"].as_str());
+        let pid = container["Pid"]
+            .as_u64()
+            .and_then(|pid| u32::try_from(pid).ok());
+        if let (Some(name), Some(pid)) = (name, pid.filter(|&pid| pid > 0)) {
+            found.push(Running {
+                engine: Engine::Podman,
+                name: name.to_owned(),
+                pid,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// docker's listing has no PIDs: the IDs of the running containers, then one `container
+/// inspect` of all of them.
+fn running_docker() -> Result<Vec<Running>, EngineError> {
+    let output = run(Engine::Docker, &["ps", "--quiet", "--no-trunc"])?;
+    if !output.status.success() {
+        return Err(EngineError::Failed(first_line(&output)));
+    }
+    let listing = String::from_utf8_lossy(&output.stdout);
+    let ids: Vec<&str> = listing.split_whitespace().collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = vec!["container", "inspect"];
+    args.extend(&ids);
+    let output = run(Engine::Docker, &args)?;
+    // A container removed since the listing makes inspect fail, after it printed the others.
+    let inspected = serde_json::from_slice::<Value>(&output.stdout)
+        .map_err(|_| EngineError::Failed(first_line(&output)))?;
+    let mut found = Vec::new();
+    for container in inspected.as_array().into_iter().flatten() {
+        let name = container["Name"]
+            .as_str()
+            .or_else(|| container["Id"].as_str());
+        // Stopped since the listing: no PID, not listed.
+        if let (Some(name), Some(pid)) = (name, state_pid(container)) {
+            found.push(Running {
+                engine: Engine::Docker,
+                // docker names carry a leading slash in inspect, not in `docker ps`.
+                name: name.strip_prefix('/').unwrap_or(name).to_owned(),
+                pid,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Runs `engine` with `args` and parses its stdout as JSON.
+fn json_of(engine: Engine, args: &[&str]) -> Result<Value, EngineError> {
+    let output = run(engine, args)?;
+    if !output.status.success() {
+        return Err(EngineError::Failed(first_line(&output)));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|error| {
+        EngineError::Failed(format!(
+            "unexpected output from {engine} {}: {error}",
+            args.join(" ")
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ mod demo;
 mod engines;
 mod hold;
 mod nsarg;
+mod ps;
 mod read;
 
 use clap::{Parser, Subcommand};
@@ -103,6 +104,15 @@ enum Cmd {
         /// The mount namespace: a namespace file, a PID, podman:NAME or docker:NAME
         nsref: NamespaceArg,
     },
+    /// List the running containers of podman and docker, with the PRETTY_NAME of each one's
+    /// os-release
+    ///
+    /// One line each, under a header: ENGINE NAME PID PRETTY_NAME, in aligned columns. The
+    /// engines are those on PATH; one that does not answer (docker without a reachable daemon)
+    /// is skipped with a line on stderr. Names and PRETTY_NAMEs come from the containers, so
+    /// they are escaped as `mntns ls` escapes names (spaces in PRETTY_NAME, the last column,
+    /// stay). An os-release that cannot be read shows as "-", with a line on stderr saying why.
+    Ps,
     /// Build a throwaway container-like namespace and show naive vs. safe reads in it
     Demo,
 }
@@ -138,6 +148,7 @@ fn main() -> ExitCode {
             *allow_pseudo_filesystems,
         ),
         Cmd::Hold { nsref } => hold::hold(&cli, nsref),
+        Cmd::Ps => ps::ps(&cli),
         Cmd::Demo => demo::demo(&cli),
     };
     match result {

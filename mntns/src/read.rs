@@ -75,8 +75,18 @@ pub(crate) fn ls(
 /// Appends `name` escaped as GNU `ls -b` does in the C locale: C escapes for the usual control
 /// characters, `\\` and `\ `, three-digit octal for every other byte outside printable ASCII.
 /// The result is printable ASCII without a newline, whatever the name holds.
-fn escape_name(name: &[u8], out: &mut Vec<u8>) {
-    for &byte in name {
+pub(crate) fn escape_name(name: &[u8], out: &mut Vec<u8>) {
+    escape(name, out, true);
+}
+
+/// Appends `text` escaped as [`escape_name`] does, but for its spaces, which stay: for text
+/// that ends a line (the last column of `mntns ps`), where a space cannot pass for a separator.
+pub(crate) fn escape_text(text: &[u8], out: &mut Vec<u8>) {
+    escape(text, out, false);
+}
+
+fn escape(bytes: &[u8], out: &mut Vec<u8>, escape_spaces: bool) {
+    for &byte in bytes {
         let named = match byte {
             0x07 => Some(b'a'),
             0x08 => Some(b'b'),
@@ -85,12 +95,13 @@ fn escape_name(name: &[u8], out: &mut Vec<u8>) {
             0x0b => Some(b'v'),
             0x0c => Some(b'f'),
             b'\r' => Some(b'r'),
-            b'\\' | b' ' => Some(byte),
+            b'\\' => Some(byte),
+            b' ' if escape_spaces => Some(byte),
             _ => None,
         };
         match named {
             Some(letter) => out.extend_from_slice(&[b'\\', letter]),
-            None if (0x21..0x7f).contains(&byte) => out.push(byte),
+            None if (0x20..0x7f).contains(&byte) => out.push(byte),
             None => out.extend_from_slice(&[
                 b'\\',
                 b'0' + (byte >> 6),
@@ -103,7 +114,7 @@ fn escape_name(name: &[u8], out: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests {
-    use super::escape_name;
+    use super::{escape_name, escape_text};
 
     fn escaped(name: &[u8]) -> String {
         let mut out = Vec::new();
@@ -121,5 +132,12 @@ mod tests {
         assert_eq!(escaped("café".as_bytes()), r"caf\303\251");
         assert_eq!(escaped(b"q\"uote'"), "q\"uote'");
         assert_eq!(escaped(b"\x08\x0b\x0c\r\t"), r"\b\v\f\r\t");
+    }
+
+    #[test]
+    fn text_keeps_its_spaces_and_nothing_else() {
+        let mut out = Vec::new();
+        escape_text(b"Debian 12 \x1b]0;t\x07\n\\", &mut out);
+        assert_eq!(out, br"Debian 12 \033]0;t\a\n\\");
     }
 }
