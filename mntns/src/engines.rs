@@ -192,18 +192,22 @@ fn pidfd_of(pid: u32) -> Option<OwnedFd> {
     rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
 }
 
-/// What an engine said on stderr, in one line: its first `Error` line (podman may warn
-/// first), else its first line, else its exit status.
+/// What an engine said on stderr, in one line: its first `Error` line, else its first line
+/// that is no warning (podman and docker may warn first, about their configuration say), else
+/// its first line, else its exit status.
 fn first_line(output: &Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let mut lines = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty());
-    let first = lines.clone().next();
-    lines
+    let lines = || {
+        stderr
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+    };
+    let is_warning = |line: &&str| line.starts_with("WARN") || line.contains("level=warning");
+    lines()
         .find(|line| line.starts_with("Error"))
-        .or(first)
+        .or_else(|| lines().find(|line| !is_warning(line)))
+        .or_else(|| lines().next())
         .map_or_else(|| format!("failed ({})", output.status), str::to_owned)
 }
 
@@ -320,5 +324,31 @@ mod tests {
         assert_eq!(ContainerRef::parse("./podman:web"), None);
         assert_eq!(ContainerRef::parse("podmanweb"), None);
         assert_eq!(ContainerRef::parse("1234"), None);
+    }
+
+    fn said(stderr: &str) -> String {
+        use std::os::unix::process::ExitStatusExt;
+        first_line(&Output {
+            status: std::process::ExitStatus::from_raw(1 << 8),
+            stdout: Vec::new(),
+            stderr: stderr.into(),
+        })
+    }
+
+    #[test]
+    fn the_line_said_is_the_error_not_a_warning() {
+        assert_eq!(
+            said("WARNING: Error loading config file: open /root/.docker/config.json: permission denied\nCannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon running?\n"),
+            "Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon running?"
+        );
+        assert_eq!(
+            said("WARN[0000] something\nError: inspecting object: no such container x\n"),
+            "Error: inspecting object: no such container x"
+        );
+        assert_eq!(
+            said("WARN[0000] only a warning\n"),
+            "WARN[0000] only a warning"
+        );
+        assert_eq!(said(""), "failed (exit status: 1)");
     }
 }
