@@ -60,7 +60,7 @@ pub(crate) fn demo(cli: &Cli) -> Outcome {
     println!("             /etc/os-release and /abs-link -> /etc/hostname");
 
     // Held by a sleeper: the naive read below goes through its /proc/<pid>/root.
-    let mut builder = builder(cli, &NamespaceRef::Pid(holder_pid)).hold(Hold::Sleeper);
+    let mut builder = builder(cli, &NamespaceRef::Pid(holder_pid).into())?.hold(Hold::Sleeper);
     if !root && cli.userns.is_none() {
         builder = builder.user_namespace(NamespaceRef::Pid(holder_pid));
     }

@@ -1,19 +1,20 @@
 //! `mntns hold`: keep a namespace held by a sleeper until told to let go.
 
+use crate::nsarg::NamespaceArg;
 use crate::{builder, fail, sleeper_of, Cli, Outcome};
-use mntnssandbox_host::{Hold, NamespaceRef, OsError};
+use mntnssandbox_host::{Hold, OsError};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 /// The signals that end `hold` cleanly, blocked and read from a signalfd.
 const HOLD_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
-pub(crate) fn hold(cli: &Cli, nsref: &NamespaceRef) -> Outcome {
+pub(crate) fn hold(cli: &Cli, nsref: &NamespaceArg) -> Outcome {
     // Block the signals before anything else (we have no other threads), so none is lost; the
     // sleeper is spawned with an empty signal mask by std.
     let signals =
         signalfd(&HOLD_SIGNALS).map_err(|error| format!("signalfd: {}", OsError(&error)))?;
-    let sandbox = builder(cli, nsref)
+    let sandbox = builder(cli, nsref)?
         .hold(Hold::Sleeper)
         .spawn()
         .map_err(fail)?;

@@ -2,12 +2,16 @@
 //! through a mntnssandbox sleeper.
 
 mod demo;
+mod engines;
 mod hold;
+mod nsarg;
+mod ps;
 mod read;
 mod tar;
 
 use clap::{Parser, Subcommand};
-use mntnssandbox_host::{Builder, NamespaceRef, Sandbox};
+use mntnssandbox_host::{Builder, Sandbox};
+use nsarg::NamespaceArg;
 use std::fmt::Display;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -17,7 +21,10 @@ use std::time::Duration;
 /// Read files inside a mount namespace (a container's) as a process in it would see them:
 /// absolute symlinks and `..` stay inside its root.
 ///
-/// NSREF is a namespace file (such as /proc/1234/ns/mnt) or a PID.
+/// NSREF is a namespace file (such as /proc/1234/ns/mnt), a PID, or a running container:
+/// podman:NAME-OR-ID or docker:NAME-OR-ID, looked up with `podman container inspect` or
+/// `docker container inspect` (so with the engine's settings in the environment:
+/// CONTAINERS_CONF, CONTAINERS_STORAGE_CONF, DOCKER_HOST, ...) and read through its process.
 #[derive(Parser, Debug)]
 #[command(name = "mntns", version)]
 pub(crate) struct Cli {
@@ -32,12 +39,12 @@ pub(crate) struct Cli {
 
     /// A user namespace for the sleeper to join first (needed for unprivileged containers)
     #[arg(long, global = true, value_name = "NSREF")]
-    userns: Option<NamespaceRef>,
+    userns: Option<NamespaceArg>,
 
     /// Find NSREF inside this mount namespace: NSREF is then a namespace file bind-mounted
     /// there (resolved in its root, no magic links). Repeat for a chain, outermost first
     #[arg(long = "in", global = true, value_name = "NSREF")]
-    within: Vec<NamespaceRef>,
+    within: Vec<NamespaceArg>,
 
     #[command(subcommand)]
     command: Cmd,
@@ -52,8 +59,8 @@ enum Cmd {
     /// --allow-pseudo-filesystems is given. Files of any size are streamed unless --max-bytes
     /// is given.
     Cat {
-        /// The mount namespace: a namespace file or a PID
-        nsref: NamespaceRef,
+        /// The mount namespace: a namespace file, a PID, podman:NAME or docker:NAME
+        nsref: NamespaceArg,
         /// The file, as a path inside the namespace
         path: PathBuf,
         /// Refuse a larger file without printing any of it; stop with an error after N bytes
@@ -72,8 +79,8 @@ enum Cmd {
     /// or pass for two entries. A directory on a kernel pseudo-filesystem (procfs, sysfs, ...)
     /// is refused unless --allow-pseudo-filesystems is given.
     Ls {
-        /// The mount namespace: a namespace file or a PID
-        nsref: NamespaceRef,
+        /// The mount namespace: a namespace file, a PID, podman:NAME or docker:NAME
+        nsref: NamespaceArg,
         /// The directory, as a path inside the namespace
         #[arg(default_value = "/")]
         path: PathBuf,
@@ -95,8 +102,8 @@ enum Cmd {
     /// too (exit 0). The sleeper goes with mntns in every case, even when mntns is killed with
     /// SIGKILL: its stdin is a pipe from mntns.
     Hold {
-        /// The mount namespace: a namespace file or a PID
-        nsref: NamespaceRef,
+        /// The mount namespace: a namespace file, a PID, podman:NAME or docker:NAME
+        nsref: NamespaceArg,
     },
     /// Write a tar archive of subtrees inside the namespace to stdout (refused onto a terminal)
     ///
@@ -108,8 +115,8 @@ enum Cmd {
     /// Exit status: 0 when all was stored, 1 when something was skipped or changed while read
     /// (one line each on stderr), 2 on a fatal error.
     Tar {
-        /// The mount namespace: a namespace file or a PID
-        nsref: NamespaceRef,
+        /// The mount namespace: a namespace file, a PID, podman:NAME or docker:NAME
+        nsref: NamespaceArg,
         /// The subtrees, as paths inside the namespace (stored without their leading `/`)
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -123,6 +130,15 @@ enum Cmd {
         #[arg(long)]
         one_file_system: bool,
     },
+    /// List the running containers of podman and docker, with the PRETTY_NAME of each one's
+    /// os-release
+    ///
+    /// One line each, under a header: ENGINE NAME PID PRETTY_NAME, in aligned columns. The
+    /// engines are those on PATH; one that does not answer (docker without a reachable daemon)
+    /// is skipped with a line on stderr. Names and PRETTY_NAMEs come from the containers, so
+    /// they are escaped as `mntns ls` escapes names (spaces in PRETTY_NAME, the last column,
+    /// stay). An os-release that cannot be read shows as "-", with a line on stderr saying why.
+    Ps,
     /// Build a throwaway container-like namespace and show naive vs. safe reads in it
     Demo,
 }
@@ -149,10 +165,10 @@ fn main() -> ExitCode {
             max_file_bytes: *max_file_bytes,
             one_file_system: *one_file_system,
         };
-        return match builder(&cli, nsref).spawn() {
+        return match builder(&cli, nsref).and_then(|builder| builder.spawn().map_err(fail)) {
             Ok(sandbox) => tar::tar(&sandbox, paths, &options),
-            Err(error) => {
-                let _ = writeln!(io::stderr(), "mntns: {}", fail(error).replace('\n', " "));
+            Err(message) => {
+                let _ = writeln!(io::stderr(), "mntns: {}", message.replace('\n', " "));
                 ExitCode::from(2)
             }
         };
@@ -179,6 +195,7 @@ fn main() -> ExitCode {
             *allow_pseudo_filesystems,
         ),
         Cmd::Hold { nsref } => hold::hold(&cli, nsref),
+        Cmd::Ps => ps::ps(&cli),
         Cmd::Demo => demo::demo(&cli),
         Cmd::Tar { .. } => unreachable!("handled above"),
     };
@@ -208,16 +225,17 @@ pub(crate) fn sleeper_of(sandbox: &Sandbox) -> (u32, PathBuf) {
     }
 }
 
-pub(crate) fn builder(cli: &Cli, nsref: &NamespaceRef) -> Builder {
-    let mut builder = Builder::new(nsref.clone()).timeout(cli.timeout);
+/// A builder for `nsref` with the global options; containers named in them are looked up here.
+pub(crate) fn builder(cli: &Cli, nsref: &NamespaceArg) -> Result<Builder, String> {
+    let mut builder = Builder::new(nsref.resolve()?).timeout(cli.timeout);
     if let Some(sleeper) = &cli.sleeper {
         builder = builder.sleeper(sleeper);
     }
     if let Some(user) = &cli.userns {
-        builder = builder.user_namespace(user.clone());
+        builder = builder.user_namespace(user.resolve()?);
     }
     for outer in &cli.within {
-        builder = builder.within(outer.clone());
+        builder = builder.within(outer.resolve()?);
     }
-    builder
+    Ok(builder)
 }

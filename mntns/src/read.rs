@@ -1,14 +1,15 @@
 //! `mntns cat` and `mntns ls`: content and names from a hostile namespace, made safe to print.
 
+use crate::nsarg::NamespaceArg;
 use crate::{builder, fail, Cli, Outcome};
-use mntnssandbox_host::{DirEntry, NamespaceRef, OsError, ReadPolicy};
+use mntnssandbox_host::{DirEntry, OsError, ReadPolicy};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 pub(crate) fn cat(
     cli: &Cli,
-    nsref: &NamespaceRef,
+    nsref: &NamespaceArg,
     path: &Path,
     max_bytes: Option<u64>,
     allow_pseudo_filesystems: bool,
@@ -16,7 +17,7 @@ pub(crate) fn cat(
     let policy = ReadPolicy::new()
         .max_bytes(max_bytes.unwrap_or(u64::MAX))
         .allow_pseudo_filesystems(allow_pseudo_filesystems);
-    let sandbox = builder(cli, nsref).spawn().map_err(fail)?;
+    let sandbox = builder(cli, nsref)?.spawn().map_err(fail)?;
     let mut out = io::stdout().lock();
     sandbox.copy_to(path, &mut out, policy).map_err(fail)?;
     out.flush()
@@ -26,13 +27,13 @@ pub(crate) fn cat(
 
 pub(crate) fn ls(
     cli: &Cli,
-    nsref: &NamespaceRef,
+    nsref: &NamespaceArg,
     path: &Path,
     zero: bool,
     unsorted: bool,
     allow_pseudo_filesystems: bool,
 ) -> Outcome {
-    let mut sandbox = builder(cli, nsref).spawn().map_err(fail)?;
+    let mut sandbox = builder(cli, nsref)?.spawn().map_err(fail)?;
     sandbox.set_read_policy(ReadPolicy::new().allow_pseudo_filesystems(allow_pseudo_filesystems));
     let mut entries = sandbox.read_dir(path).map_err(fail)?;
     let mut out = io::BufWriter::new(io::stdout().lock());
@@ -82,8 +83,18 @@ pub(crate) fn escaped(name: &[u8]) -> String {
 /// Appends `name` escaped as GNU `ls -b` does in the C locale: C escapes for the usual control
 /// characters, `\\` and `\ `, three-digit octal for every other byte outside printable ASCII.
 /// The result is printable ASCII without a newline, whatever the name holds.
-fn escape_name(name: &[u8], out: &mut Vec<u8>) {
-    for &byte in name {
+pub(crate) fn escape_name(name: &[u8], out: &mut Vec<u8>) {
+    escape(name, out, true);
+}
+
+/// Appends `text` escaped as [`escape_name`] does, but for its spaces, which stay: for text
+/// that ends a line (the last column of `mntns ps`), where a space cannot pass for a separator.
+pub(crate) fn escape_text(text: &[u8], out: &mut Vec<u8>) {
+    escape(text, out, false);
+}
+
+fn escape(bytes: &[u8], out: &mut Vec<u8>, escape_spaces: bool) {
+    for &byte in bytes {
         let named = match byte {
             0x07 => Some(b'a'),
             0x08 => Some(b'b'),
@@ -92,12 +103,13 @@ fn escape_name(name: &[u8], out: &mut Vec<u8>) {
             0x0b => Some(b'v'),
             0x0c => Some(b'f'),
             b'\r' => Some(b'r'),
-            b'\\' | b' ' => Some(byte),
+            b'\\' => Some(byte),
+            b' ' if escape_spaces => Some(byte),
             _ => None,
         };
         match named {
             Some(letter) => out.extend_from_slice(&[b'\\', letter]),
-            None if (0x21..0x7f).contains(&byte) => out.push(byte),
+            None if (0x20..0x7f).contains(&byte) => out.push(byte),
             None => out.extend_from_slice(&[
                 b'\\',
                 b'0' + (byte >> 6),
@@ -110,7 +122,7 @@ fn escape_name(name: &[u8], out: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests {
-    use super::escape_name;
+    use super::{escape_name, escape_text};
 
     fn escaped(name: &[u8]) -> String {
         let mut out = Vec::new();
@@ -128,5 +140,12 @@ mod tests {
         assert_eq!(escaped("café".as_bytes()), r"caf\303\251");
         assert_eq!(escaped(b"q\"uote'"), "q\"uote'");
         assert_eq!(escaped(b"\x08\x0b\x0c\r\t"), r"\b\v\f\r\t");
+    }
+
+    #[test]
+    fn text_keeps_its_spaces_and_nothing_else() {
+        let mut out = Vec::new();
+        escape_text(b"Debian 12 \x1b]0;t\x07\n\\", &mut out);
+        assert_eq!(out, br"Debian 12 \033]0;t\a\n\\");
     }
 }

@@ -1,17 +1,24 @@
-//! The `FROM scratch` image (the repository's Containerfile) on a real engine, podman: it holds
-//! as PID 1 and `podman stop` ends it at once with status 0; and `mntns cat` reads a file of
-//! a second, ordinary container built from a root filesystem made here.
+//! On a real engine, podman: the `FROM scratch` image (the repository's Containerfile) holds as
+//! PID 1 and `podman stop` ends it at once with status 0; `mntns` reads ordinary containers
+//! built from root filesystems made here, by PID and as `podman:NAME` or `podman:ID`; `mntns
+//! ps` lists them with their PRETTY_NAME, escaped; a stopped or unknown container is one line.
 //!
 //! Needs root and podman (with runc). Skips loudly without them, but fails when `$CI` is set
-//! and podman is missing: CI installs it. Everything podman keeps (storage, run state, its
-//! configuration) lives in a temp dir of this test; no registry is needed.
+//! and podman is missing: CI installs it. Everything podman keeps (storage, run state, locks,
+//! its configuration) lives in a temp dir of each test, set by the files named in
+//! `CONTAINERS_CONF` and `CONTAINERS_STORAGE_CONF`; no registry is needed.
 
 #[path = "../../host/tests/common/mod.rs"]
 mod common;
+mod engines;
 
-use common::{mntns, run, sleeper, TempDir, WAIT};
+use common::{mntns, run, sleeper, TempDir};
+use engines::{
+    assert_fails_with, available, mntns_with, os_release, pretty_name, ps_table, rootfs_tarball,
+    unreachable_docker, Podman, HOSTILE_ESCAPED, HOSTILE_OS_RELEASE,
+};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// CAP_SYS_ADMIN's bit in the capability masks of /proc/<pid>/status.
@@ -30,87 +37,17 @@ fn capability_mask(pid: &str, field: &str) -> u64 {
 /// podman's kill timeout is 10 s; a holder that handles SIGTERM ends in a fraction of that.
 const STOP_BUDGET: Duration = Duration::from_secs(3);
 
-/// A private podman: its own storage, run state and containers.conf, with what works on these
-/// machines (runc, since crun refuses hybrid cgroups here; vfs storage; cgroupfs; file events;
-/// ulimits low enough for a root without CAP_SYS_RESOURCE).
-struct Podman {
-    dir: TempDir,
-}
-
-impl Podman {
-    fn new() -> Self {
-        let dir = TempDir::new("podman");
-        std::fs::write(
-            dir.path().join("containers.conf"),
-            "[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n",
-        )
-        .expect("write containers.conf");
-        Podman { dir }
+/// Whether podman is there to test with; when it is not, says so (`SKIPPED`), or fails under CI.
+fn podman_or_skip(test: &str) -> bool {
+    if available("podman") {
+        return true;
     }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let dir = self.dir.path();
-        let mut command = Command::new("podman");
-        command
-            .env("CONTAINERS_CONF", dir.join("containers.conf"))
-            .arg("--root")
-            .arg(dir.join("root"))
-            .arg("--runroot")
-            .arg(dir.join("runroot"))
-            .arg("--tmpdir")
-            .arg(dir.join("tmp"))
-            .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"])
-            .args(["--events-backend", "file", "--runtime", "runc"])
-            .args(args);
-        command
-    }
-
-    /// Runs podman to completion (bounded); panics with its stderr unless it succeeds.
-    fn ok(&self, args: &[&str]) -> String {
-        let (status, stdout, stderr) = run(self.command(args));
-        assert!(status.success(), "podman {args:?}: {status}\n{stderr}");
-        stdout.trim().to_owned()
-    }
-
-    fn inspect(&self, container: &str, format: &str) -> String {
-        self.ok(&["inspect", "--format", format, container])
-    }
-
-    /// Waits until the container's output is exactly the sleeper's `OK\n`.
-    fn wait_for_ok(&self, container: &str) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let (status, stdout, stderr) = run(self.command(&["logs", container]));
-            if status.success() && stdout == "OK\n" {
-                return;
-            }
-            let state = self.inspect(container, "{{.State.Status}} {{.State.ExitCode}}");
-            assert!(
-                !state.starts_with("exited"),
-                "container {container} {state} without OK (stdout {stdout:?}, stderr {stderr:?})"
-            );
-            assert!(
-                Instant::now() < deadline,
-                "container {container} did not say OK within {WAIT:?} (logs {stdout:?})"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Podman {
-    fn drop(&mut self) {
-        // Containers first (their mounts live under our dir), then the storage.
-        let _ = run(self.command(&["rm", "--force", "--all", "--time", "0"]));
-        let _ = run(self.command(&["rmi", "--force", "--all"]));
-    }
-}
-
-fn podman_available() -> bool {
-    Command::new("podman")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success())
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "podman is missing, and $CI is set: CI must install podman and runc"
+    );
+    eprintln!("SKIPPED: {test} needs podman (apt-get install podman runc)");
+    false
 }
 
 fn workspace() -> PathBuf {
@@ -120,16 +57,12 @@ fn workspace() -> PathBuf {
 #[test]
 fn the_scratch_image_holds_under_podman_and_mntns_reads_a_container() {
     require_root!("the podman test");
-    if !podman_available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "podman is missing, and $CI is set: CI must install podman and runc"
-        );
-        eprintln!("SKIPPED: the podman test needs podman (apt-get install podman runc)");
+    if !podman_or_skip("the podman test") {
         return;
     }
-    let podman = Podman::new();
-    let dir = podman.dir.path();
+    let private = Podman::new();
+    let podman = &private.cli;
+    let dir = private.dir();
 
     // The holder image, from the repository's Containerfile and a context with the sleeper.
     let context = dir.join("context");
@@ -147,9 +80,13 @@ fn the_scratch_image_holds_under_podman_and_mntns_reads_a_container() {
         containerfile.to_str().expect("UTF-8 path"),
         context.to_str().expect("UTF-8 path"),
     ]);
-    let mut run_holder = vec!["run", "--detach", "--name", "holder", "--network", "none"];
-    run_holder.push("localhost/mntnssandbox-holder");
-    podman.ok(&run_holder);
+    podman.ok(&[
+        "run",
+        "--detach",
+        "--name",
+        "holder",
+        "localhost/mntnssandbox-holder",
+    ]);
     podman.wait_for_ok("holder");
     assert_eq!(podman.inspect("holder", "{{.State.Status}}"), "running");
     // Under the engine's default capabilities: no CAP_SYS_ADMIN to be had, and none kept.
@@ -173,33 +110,11 @@ fn the_scratch_image_holds_under_podman_and_mntns_reads_a_container() {
 
     // An ordinary container from a root filesystem made here: its own /etc/os-release, and the
     // sleeper as its process.
-    let rootfs = dir.join("rootfs");
-    std::fs::create_dir_all(rootfs.join("etc")).expect("create rootfs/etc");
-    let os_release = format!(
-        "PRETTY_NAME=\"podman test rootfs {}\"\nID=mntnssandbox-test\n",
-        std::process::id()
-    );
-    std::fs::write(rootfs.join("etc/os-release"), &os_release).expect("write os-release");
-    std::fs::copy(sleeper(), rootfs.join("sleeper")).expect("copy the sleeper");
-    let tarball = dir.join("rootfs.tar");
-    let (status, _, stderr) = run({
-        let mut tar = Command::new("tar");
-        tar.arg("-C").arg(&rootfs).arg("-cf").arg(&tarball).arg(".");
-        tar
-    });
-    assert!(status.success(), "tar: {stderr}");
-    podman.ok(&[
-        "import",
-        "--quiet",
-        tarball.to_str().expect("UTF-8 path"),
-        "localhost/tiny-rootfs",
-    ]);
-    let mut run_tiny = vec!["run", "--detach", "--name", "tiny", "--network", "none"];
-    run_tiny.extend(["--env", "sleepy_mntns=/proc/self/ns/mnt"]);
-    run_tiny.extend(["localhost/tiny-rootfs", "/sleeper"]);
-    podman.ok(&run_tiny);
-    podman.wait_for_ok("tiny");
-    let pid = podman.inspect("tiny", "{{.State.Pid}}");
+    let os_release = os_release("podman");
+    let tarball = rootfs_tarball(dir, "tiny", Some(os_release.as_bytes()));
+    podman.import(&tarball, "localhost/tiny-rootfs");
+    let (_, pid) = podman.run_sleeper("tiny", "localhost/tiny-rootfs");
+    let pid = pid.to_string();
 
     let mut cat = mntns();
     cat.args(["cat", &pid, "/etc/os-release"]);
@@ -209,6 +124,152 @@ fn the_scratch_image_holds_under_podman_and_mntns_reads_a_container() {
         "mntns cat {pid} /etc/os-release: {stderr}"
     );
     assert_eq!(stdout, os_release);
-    podman.ok(&["stop", "--time", "10", "tiny"]);
-    assert_eq!(podman.inspect("tiny", "{{.State.ExitCode}}"), "0");
+    podman.stop("tiny");
+}
+
+#[test]
+fn mntns_reads_podman_containers_by_name_and_by_id() {
+    require_root!("mntns_reads_podman_containers_by_name_and_by_id");
+    if !podman_or_skip("mntns_reads_podman_containers_by_name_and_by_id") {
+        return;
+    }
+    let private = Podman::new();
+    let podman = &private.cli;
+    let os_release = os_release("podman");
+    let tarball = rootfs_tarball(private.dir(), "tiny", Some(os_release.as_bytes()));
+    podman.import(&tarball, "localhost/tiny-rootfs");
+    let (id, pid) = podman.run_sleeper("tiny", "localhost/tiny-rootfs");
+
+    // By name, by ID, by the short ID podman prints, and with the container's user namespace
+    // named the same way.
+    let by_id = format!("podman:{id}");
+    let by_short_id = format!("podman:{}", &id[..12]);
+    for args in [
+        vec!["cat", "podman:tiny", "/etc/os-release"],
+        vec!["cat", &by_id, "/etc/os-release"],
+        vec!["cat", &by_short_id, "/etc/os-release"],
+        vec![
+            "--userns",
+            "podman:tiny",
+            "cat",
+            "podman:tiny",
+            "/etc/os-release",
+        ],
+    ] {
+        let (status, out, err) = run(mntns_with(&[podman], &args));
+        assert!(status.success(), "mntns {args:?}: {status}: {err}");
+        assert_eq!(out, os_release, "mntns {args:?}");
+        assert_eq!(err, "", "mntns {args:?}");
+    }
+
+    // The container's root, as its own process sees it (root on the host may look through
+    // /proc/<pid>/root, which the kernel resolves in the container's root).
+    let mut names: Vec<Vec<u8>> = std::fs::read_dir(format!("/proc/{pid}/root"))
+        .expect("list the container's root through /proc")
+        .map(|entry| entry.expect("an entry").file_name().as_bytes().to_vec())
+        .collect();
+    names.sort();
+    let expected: String = names
+        .iter()
+        .map(|name| format!("{}\n", String::from_utf8_lossy(name)))
+        .collect();
+    assert!(expected.contains("sleeper\n"), "{expected}");
+    let (status, out, err) = run(mntns_with(&[podman], &["ls", "podman:tiny", "/"]));
+    assert!(status.success(), "mntns ls podman:tiny /: {status}: {err}");
+    assert_eq!(out, expected);
+
+    // A stopped container, an unknown one, wherever an NSREF goes: one line, exit status 1.
+    podman.run_sleeper("stopped", "localhost/tiny-rootfs");
+    podman.stop("stopped");
+    assert_fails_with(
+        mntns_with(&[podman], &["cat", "podman:stopped", "/etc/os-release"]),
+        "mntns: podman:stopped: not running (exited)",
+    );
+    assert_fails_with(
+        mntns_with(&[podman], &["ls", "podman:nosuch", "/"]),
+        "mntns: podman:nosuch: no such container",
+    );
+    assert_fails_with(
+        mntns_with(
+            &[podman],
+            &["--userns", "podman:nosuch", "cat", "podman:tiny", "/x"],
+        ),
+        "mntns: podman:nosuch: no such container",
+    );
+    assert_fails_with(
+        mntns_with(&[podman], &["--in", "podman:stopped", "hold", "/ns"]),
+        "mntns: podman:stopped: not running (exited)",
+    );
+    podman.stop("tiny");
+}
+
+#[test]
+fn mntns_ps_lists_podman_containers_with_their_pretty_name_escaped() {
+    let test = "mntns_ps_lists_podman_containers_with_their_pretty_name_escaped";
+    require_root!(test);
+    if !podman_or_skip(test) {
+        return;
+    }
+    let private = Podman::new();
+    let podman = &private.cli;
+    let dir = private.dir();
+    let os_release = os_release("podman");
+    for (image, os_release) in [
+        ("tiny", Some(os_release.as_bytes())),
+        ("hostile", Some(HOSTILE_OS_RELEASE)),
+        ("bare", None),
+    ] {
+        let tarball = rootfs_tarball(dir, image, os_release);
+        podman.import(&tarball, &format!("localhost/{image}"));
+    }
+    let (_, tiny) = podman.run_sleeper("tiny", "localhost/tiny");
+    let (_, hostile) = podman.run_sleeper("hostile", "localhost/hostile");
+    let (_, bare) = podman.run_sleeper("bare", "localhost/bare");
+    podman.run_sleeper("stopped", "localhost/tiny");
+    podman.stop("stopped");
+
+    let docker = unreachable_docker(dir);
+    let (status, out, err) = run(mntns_with(&[podman, &docker], &["ps"]));
+    assert!(status.success(), "mntns ps: {status}: {err}");
+    let pretty = pretty_name("podman");
+    let (tiny, hostile, bare) = (tiny.to_string(), hostile.to_string(), bare.to_string());
+    // Sorted by name; the stopped container is not there; no os-release at all shows as "-".
+    assert_eq!(
+        out,
+        ps_table(&[
+            ["podman", "bare", &bare, "-"],
+            ["podman", "hostile", &hostile, HOSTILE_ESCAPED],
+            ["podman", "tiny", &tiny, &pretty],
+        ])
+    );
+    assert!(
+        out.bytes()
+            .all(|byte| byte == b'\n' || (b' '..=b'~').contains(&byte)),
+        "not plain printable ASCII: {out:?}"
+    );
+    // Printed only now that it is known to be escaped.
+    eprint!("mntns ps:\n{out}");
+    let mut expected_err = vec![r#"mntns: podman:bare: open "/etc/os-release": ENOENT (2)"#];
+    let skipped_docker;
+    if available("docker") {
+        // docker is on PATH but reaches no daemon: skipped, not a failure.
+        skipped_docker = format!(
+            "mntns: docker: skipped: Cannot connect to the Docker daemon at unix://{}/no-dockerd.sock. Is the docker daemon running?",
+            dir.display()
+        );
+        expected_err.insert(0, &skipped_docker);
+    }
+    assert_eq!(err.lines().collect::<Vec<_>>(), expected_err);
+}
+
+#[test]
+fn an_engine_not_on_path_is_one_line() {
+    let empty = TempDir::new("no-engines");
+    let mut cat = mntns();
+    cat.env("PATH", empty.path())
+        .args(["cat", "podman:web", "/etc/os-release"]);
+    assert_fails_with(cat, "mntns: podman:web: podman not found on PATH");
+    let mut ps = mntns();
+    ps.env("PATH", empty.path()).arg("ps");
+    assert_fails_with(ps, "mntns: ps: neither podman nor docker is on PATH");
 }
