@@ -76,6 +76,7 @@ const DECOY_ENV: &str = "PROCESS_ROOT_DECOY";
 #[test]
 fn a_chrooted_process_is_read_through_its_own_root() {
     require_root!("a_chrooted_process_is_read_through_its_own_root");
+    let _serial = common::serial();
     let decoy = TempDir::new("decoy");
     std::fs::create_dir(decoy.path().join("etc")).expect("mkdir etc");
     std::fs::write(decoy.path().join("etc/hostname"), "the decoy's\n").expect("write");
@@ -148,6 +149,7 @@ fn moved_root_holder() -> std::process::Child {
 #[test]
 fn a_bind_mounted_namespace_file_is_read_through_the_namespaces_root() {
     require_root!("a_bind_mounted_namespace_file_is_read_through_the_namespaces_root");
+    let _serial = common::serial();
     let mut holder = moved_root_holder();
     let dir = TempDir::new("bound-ns");
     let file = dir.write("mnt", "", 0o644);
@@ -187,6 +189,7 @@ fn a_bind_mounted_namespace_file_is_read_through_the_namespaces_root() {
 #[test]
 fn within_reaches_a_namespace_file_that_exists_only_inside_another_namespace() {
     require_root!("within_reaches_a_namespace_file_that_exists_only_inside_another_namespace");
+    let _serial = common::serial();
     let nested = common::Nested::new();
     let outer = &nested.outer;
     let inside = |name: &str| nested.inside(name);
