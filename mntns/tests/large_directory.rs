@@ -15,7 +15,9 @@ const ENTRIES: usize = 1_000_000;
 const BUDGET_KIB: i64 = 16 * 1024;
 
 /// Runs `command` with stdout counted as it comes (lines, not kept); its peak RSS in KiB,
-/// from its own rusage, and the lines it printed.
+/// from its own rusage, and the lines it printed. The figure is an upper bound (a child
+/// spawned by vfork starts from this test process's high-water mark), which is what a budget
+/// needs.
 fn peak_rss_and_lines(mut command: std::process::Command) -> (i64, usize) {
     let mut child = command
         .stdout(Stdio::piped())
