@@ -1,22 +1,29 @@
-//! Read files inside another mount namespace — a container's, say — safely, from a
-//! multithreaded program.
+//! Read files — and whole trees — inside another mount namespace (a container's, say) safely,
+//! from a multithreaded program.
 //!
-//! [`Builder::spawn`] opens a [`Sandbox`] on the namespace: by default held by two
-//! descriptors, the namespace's and its root directory's, and no process ([`Hold::Fds`]).
-//! Where this process may enter the namespace by itself (root on the host), a
-//! thread enters it and opens its root; otherwise the `mntnssandbox` sleeper is spawned with
-//! the namespace to join in its environment, its `OK` awaited (bounded), its root and
-//! namespace taken, and the sleeper let go — or kept, with [`Hold::Sleeper`], for a PID and a
+//! [`Builder::spawn`] opens a [`Sandbox`] on the namespace, the cheapest way first
+//! ([`Sandbox::way`] says which): for a reference that names a process, through that
+//! process's root, `/proc/<pid>/root` (no thread, no process, no setns; [`Way::ProcessRoot`]);
+//! where this process may enter the namespace by itself (root on the host), by a thread of
+//! ours that enters it and opens its root ([`Way::Thread`]); otherwise the `mntnssandbox`
+//! sleeper is spawned with the namespace to join in its environment, its `OK` awaited
+//! (bounded), its root and namespace taken ([`Way::Sleeper`]). By default the sandbox holds
+//! the namespace by two descriptors, the namespace's and its root directory's, and no process
+//! ([`Hold::Fds`]); with [`Hold::Sleeper`] it keeps the sleeper, for a PID and a
 //! `/proc/<pid>/root` path. A kept sleeper lives as long as the sandbox: [`Sandbox::close`] or
 //! dropping it kills and reaps it through a pidfd, and if this process dies, even by SIGKILL,
-//! the sleeper sees its stdin (the *lifeline*) close and exits.
+//! the sleeper sees its stdin (the *lifeline*) close and exits. [`Builder::within`] follows
+//! lxkns' chained references.
 //!
 //! Every path is resolved below the namespace's root with openat2(2) (`RESOLVE_IN_ROOT |
 //! RESOLVE_NO_MAGICLINKS`), so that absolute symlinks and `..` stay inside the namespace, as
 //! they would for a process in the container, instead of escaping to the host as they do when
 //! reading `/proc/<pid>/root/...` naively. Every file is treated as hostile: content is read
-//! from regular files only, never blocking in open, off kernel pseudo-filesystems, and bounded
-//! ([`ReadPolicy`]).
+//! from regular files only, never blocking in open; content and names on kernel
+//! pseudo-filesystems are refused ([`ReadPolicy`]); reads are bounded; directories stream
+//! ([`Sandbox::read_dir`]); trees are walked one name at a time, nothing followed
+//! ([`Sandbox::walk`]). In a namespace owned by another user namespace, every operation runs
+//! with no more authority than that namespace's own root ([`Authority`]).
 //!
 //! The protocol is lxkns's: [`MNTNS_ENV`], [`USERNS_ENV`], [`HANDSHAKE`] and
 //! [`FAILURE_EXIT_STATUS`]; [`LIFELINE_ENV`] is ours.
