@@ -6,8 +6,6 @@ mod common;
 
 use common::{within_wait, Container, WAIT};
 use mntnssandbox_host::{Error, FileKind, ReadPolicy, Sandbox};
-use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -56,33 +54,7 @@ fn a_name_swapped_between_file_and_fifo_never_blocks_nor_reads_the_fifo() {
         .root_fd()
         .try_clone_to_owned()
         .expect("dup the root");
-    let stop = Arc::new(AtomicBool::new(false));
-    let swapper = {
-        let stop = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            let mut swaps = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                // SAFETY: a valid directory fd and NUL-terminated names, during the call.
-                let swapped = unsafe {
-                    libc::renameat2(
-                        root.as_raw_fd(),
-                        c"a".as_ptr(),
-                        root.as_raw_fd(),
-                        c"b".as_ptr(),
-                        libc::RENAME_EXCHANGE,
-                    )
-                };
-                assert_eq!(
-                    swapped,
-                    0,
-                    "RENAME_EXCHANGE a and b: {}",
-                    std::io::Error::last_os_error()
-                );
-                swaps += 1;
-            }
-            swaps
-        })
-    };
+    let swapper = common::Swapper::start(root, c"a", c"b");
     let reader = Arc::clone(&sandbox);
     // Hundreds of reads of each outcome (bounded in count, and in time by `within_wait`).
     let (regular, fifo) = within_wait("reads of a swapped name", move || {
@@ -105,8 +77,7 @@ fn a_name_swapped_between_file_and_fifo_never_blocks_nor_reads_the_fifo() {
         }
         (regular, fifo)
     });
-    stop.store(true, Ordering::Relaxed);
-    let swaps = swapper.join().expect("swapper");
+    let swaps = swapper.stop();
     eprintln!("{swaps} swaps: {regular} reads of the file, {fifo} refusals of the FIFO");
     assert!(
         regular >= 300 && fifo >= 300,
@@ -174,9 +145,7 @@ fn pseudo_filesystems_are_refused_by_default() {
 fn huge_files_are_refused_by_size_and_ordinary_ones_read_whole() {
     let source = common::TempDir::new("hostile-large");
     // 70 MiB of varied bytes: over the default cap of read(), streamed whole by mntns cat.
-    let large: Vec<u8> = (0..70u32 << 20)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
+    let large = common::varied_bytes(70 << 20);
     std::fs::write(source.path().join("large"), &large).expect("write the large file");
     let setup = format!(
         "truncate -s 100G sparse; cp {}/large large; echo small > small",

@@ -86,9 +86,7 @@ fn pseudo_filesystems_are_refused_by_default() {
 fn huge_files_are_refused_by_size_and_ordinary_ones_streamed_whole() {
     let source = common::TempDir::new("hostile-large");
     // 70 MiB of varied bytes: over the library's default cap of read(), streamed whole by cat.
-    let large: Vec<u8> = (0..70u32 << 20)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
+    let large = common::varied_bytes(70 << 20);
     std::fs::write(source.path().join("large"), &large).expect("write the large file");
     let setup = format!(
         "truncate -s 100G sparse; cp {}/large large",

@@ -380,34 +380,7 @@ fn a_directory_swapped_for_a_symlink_while_walked_stores_nothing_from_outside() 
     );
     let root = format!("/proc/{}/root/tree", container.pid());
     let tree = std::fs::File::open(&root).expect("open the tree");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let swapper = {
-        let stop = std::sync::Arc::clone(&stop);
-        let fd = tree.as_raw_fd();
-        std::thread::spawn(move || {
-            let mut swaps = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                // SAFETY: a valid directory descriptor and NUL-terminated names.
-                let swapped = unsafe {
-                    libc::renameat2(
-                        fd,
-                        c"real".as_ptr(),
-                        fd,
-                        c"link".as_ptr(),
-                        libc::RENAME_EXCHANGE,
-                    )
-                };
-                assert_eq!(
-                    swapped,
-                    0,
-                    "RENAME_EXCHANGE: {}",
-                    std::io::Error::last_os_error()
-                );
-                swaps += 1;
-            }
-            swaps
-        })
-    };
+    let swapper = common::Swapper::start(OwnedFd::from(tree), c"real", c"link");
     let mut statuses = BTreeMap::new();
     for _ in 0..40 {
         let outcome = mntns_tar(&container, &["/tree"]);
@@ -430,8 +403,7 @@ fn a_directory_swapped_for_a_symlink_while_walked_stores_nothing_from_outside() 
             "{listing}"
         );
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let swaps = swapper.join().expect("the swapper");
+    let swaps = swapper.stop();
     eprintln!("{swaps} swaps during 40 archives; exit statuses {statuses:?}");
     let _ = WAIT;
 }

@@ -90,18 +90,20 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The PIDs in /proc right now.
+pub fn processes() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .expect("list /proc")
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .collect()
+}
+
 /// Our child processes right now, as (pid, state), zombies included.
 pub fn children() -> Vec<(u32, char)> {
     let me = std::process::id();
     let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("list /proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|name| name.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for pid in processes() {
         // Gone already, or not ours: skip.
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
@@ -621,5 +623,64 @@ impl Nested {
     /// The path of `name` under `ns/`, as the outer namespace sees it.
     pub fn inside(&self, name: &str) -> String {
         format!("{}/ns/{name}", self.only_inside.path().display())
+    }
+}
+
+/// `len` bytes of varied, deterministic content.
+pub fn varied_bytes(len: u32) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect()
+}
+
+/// A thread that swaps two names in a directory as fast as it can (renameat2
+/// `RENAME_EXCHANGE`, atomic), as a hostile container would under a reader, until stopped.
+pub struct Swapper {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl Swapper {
+    /// Swaps `a` and `b` in the directory `dir` (its own descriptor).
+    pub fn start(
+        dir: std::os::fd::OwnedFd,
+        a: &'static std::ffi::CStr,
+        b: &'static std::ffi::CStr,
+    ) -> Self {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut swaps = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    // SAFETY: a valid directory descriptor and NUL-terminated names.
+                    let swapped = unsafe {
+                        libc::renameat2(
+                            dir.as_raw_fd(),
+                            a.as_ptr(),
+                            dir.as_raw_fd(),
+                            b.as_ptr(),
+                            libc::RENAME_EXCHANGE,
+                        )
+                    };
+                    assert_eq!(
+                        swapped,
+                        0,
+                        "RENAME_EXCHANGE {a:?} and {b:?}: {}",
+                        std::io::Error::last_os_error()
+                    );
+                    swaps += 1;
+                }
+                swaps
+            })
+        };
+        Swapper { stop, thread }
+    }
+
+    /// Stops swapping; how many swaps there were.
+    pub fn stop(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("the swapper")
     }
 }

@@ -250,14 +250,7 @@ pub fn processes_under(dir: &Path) -> Vec<(u32, String)> {
     let needle = format!("{}/", dir.to_str().expect("a UTF-8 path")).into_bytes();
     let me = std::process::id();
     let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("list /proc").flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for pid in crate::common::processes() {
         let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
             continue;
         };
