@@ -38,45 +38,33 @@ impl Kind {
     }
 }
 
-/// Opens the namespace file at `path`, which must be a namespace of `kind`.
-///
-/// The path is resolved to an `O_PATH` handle first, which opens nothing (no FIFO can block
-/// it, no device is touched); only an nsfs file is then reopened for reading, through this
-/// thread's `/proc/thread-self/fd`, non-blocking and without a controlling terminal, and its
-/// type checked with `NS_GET_NSTYPE`.
+/// Opens the namespace file at `path`, which must be a namespace of `kind`: non-blocking
+/// (a FIFO given by mistake opens at once, and is refused), without a controlling terminal,
+/// then checked to be on nsfs and of that kind (`NS_GET_NSTYPE`). For references given by the
+/// caller; a path named inside a container goes through [`checked`], which opens nothing but
+/// a namespace file.
 pub(crate) fn open_namespace(path: &Path, kind: Kind) -> Result<OwnedFd, Error> {
     let what = || format!("invalid {} namespace reference {path:?}", kind.name());
     let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
         let error = io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte");
         Error::io(what(), error)
     })?;
-    let handle = rustix::fs::open(
-        c_path.as_c_str(),
-        OFlags::PATH | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map(own)
-    .map_err(|errno| Error::io(what(), from_errno(errno)))?;
-    checked(handle, path, kind)
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let namespace = rustix::fs::open(c_path.as_c_str(), flags, Mode::empty())
+        .map(own)
+        .map_err(|errno| Error::io(what(), from_errno(errno)))?;
+    check_type(&namespace, path, kind)?;
+    Ok(namespace)
 }
 
-/// The namespace file an `O_PATH` `handle` names (`path`, for messages), checked to be a
-/// namespace of `kind` and reopened for reading, as [`open_namespace`] says.
+/// The namespace file an `O_PATH` `handle` names (`path`, for messages), checked to be on
+/// nsfs before anything is opened, then reopened for reading through this thread's
+/// `/proc/thread-self/fd`, non-blocking and without a controlling terminal, and checked to be
+/// a namespace of `kind`: what a container names is never opened unless it is a namespace.
 pub(crate) fn checked(handle: OwnedFd, path: &Path, kind: Kind) -> Result<OwnedFd, Error> {
     let what = || format!("invalid {} namespace reference {path:?}", kind.name());
-    let not_a_namespace = |found: String| Error::NotANamespace {
-        path: path.to_owned(),
-        wanted: kind.name(),
-        found,
-    };
-    let fs =
-        rustix::fs::fstatfs(lend(&handle)).map_err(|errno| Error::io(what(), from_errno(errno)))?;
-    if fs.f_type as u32 != NSFS_MAGIC {
-        let stat = rustix::fs::fstat(lend(&handle))
-            .map_err(|errno| Error::io(what(), from_errno(errno)))?;
-        return Err(not_a_namespace(
-            FileKind::from_mode(stat.st_mode).to_string(),
-        ));
+    if !on_nsfs(&handle).map_err(|errno| Error::io(what(), from_errno(errno)))? {
+        return Err(not_a_namespace(&handle, path, kind));
     }
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
     let namespace = rustix::fs::open(
@@ -90,19 +78,46 @@ pub(crate) fn checked(handle: OwnedFd, path: &Path, kind: Kind) -> Result<OwnedF
         let error = io::Error::other("reopening the checked reference led to another file");
         return Err(Error::io(what(), error));
     }
+    check_type(&namespace, path, kind)?;
+    Ok(namespace)
+}
+
+fn on_nsfs(fd: &OwnedFd) -> rustix::io::Result<bool> {
+    Ok(rustix::fs::fstatfs(lend(fd))?.f_type as u32 == NSFS_MAGIC)
+}
+
+/// The error for `fd` (named `path`), which is not a namespace of `kind`: what it is instead.
+fn not_a_namespace(fd: &OwnedFd, path: &Path, kind: Kind) -> Error {
+    let found = match rustix::fs::fstat(lend(fd)) {
+        Ok(stat) => FileKind::from_mode(stat.st_mode).to_string(),
+        Err(_) => "of an unknown kind".into(),
+    };
+    Error::NotANamespace {
+        path: path.to_owned(),
+        wanted: kind.name(),
+        found,
+    }
+}
+
+/// Fails unless the open file `namespace` (named `path`) is a namespace of `kind` on nsfs.
+fn check_type(namespace: &OwnedFd, path: &Path, kind: Kind) -> Result<(), Error> {
+    let what = || format!("invalid {} namespace reference {path:?}", kind.name());
+    if !on_nsfs(namespace).map_err(|errno| Error::io(what(), from_errno(errno)))? {
+        return Err(not_a_namespace(namespace, path, kind));
+    }
     // SAFETY: NS_GET_NSTYPE takes no argument and returns a CLONE_NEW* flag or -1.
     let nstype = unsafe { libc::ioctl(namespace.as_raw_fd(), libc::NS_GET_NSTYPE) };
-    if nstype < 0 {
-        // Not a namespace, but on nsfs all the same (ENOTTY).
-        return Err(not_a_namespace("an nsfs file that is no namespace".into()));
-    }
-    if nstype != kind.clone_flag() {
-        return Err(not_a_namespace(format!(
-            "a {} namespace",
-            type_name(nstype)
-        )));
-    }
-    Ok(namespace)
+    let found = match nstype {
+        nstype if nstype == kind.clone_flag() => return Ok(()),
+        // On nsfs, but no namespace (ENOTTY).
+        nstype if nstype < 0 => "an nsfs file that is no namespace".to_owned(),
+        nstype => format!("a {} namespace", type_name(nstype)),
+    };
+    Err(Error::NotANamespace {
+        path: path.to_owned(),
+        wanted: kind.name(),
+        found,
+    })
 }
 
 fn type_name(nstype: libc::c_int) -> &'static str {
