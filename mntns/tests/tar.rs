@@ -407,3 +407,34 @@ fn a_directory_swapped_for_a_symlink_while_walked_stores_nothing_from_outside() 
     eprintln!("{swaps} swaps during 40 archives; exit statuses {statuses:?}");
     let _ = WAIT;
 }
+
+#[test]
+fn owners_are_stored_as_the_container_sees_them() {
+    require_root!("owners_are_stored_as_the_container_sees_them");
+    // A rootless container: its root is uid 65534 on the host, 0 inside.
+    let container = Container::as_user("mkdir tree; echo mine > tree/file", common::NOBODY);
+    let theirs = PathBuf::from(format!("/proc/{}/root/tree/file", container.pid()));
+    assert_eq!(
+        std::fs::metadata(&theirs)
+            .expect("stat from the host")
+            .uid(),
+        common::NOBODY,
+        "the host sees nobody's file"
+    );
+    let outcome = mntns_tar(&container, &["/tree"]);
+    assert_eq!(
+        outcome.status.expect("hung").code(),
+        Some(0),
+        "{}",
+        outcome.err
+    );
+    let extracted = extract(&outcome.out);
+    for name in ["tree", "tree/file"] {
+        let meta = std::fs::symlink_metadata(extracted.path().join(name)).expect("extracted");
+        assert_eq!(
+            (meta.uid(), meta.gid()),
+            (0, 0),
+            "{name}: as the container sees it"
+        );
+    }
+}
