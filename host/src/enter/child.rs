@@ -132,8 +132,10 @@ impl Drop for Child {
 pub(crate) fn mount_namespace(pidfd: &OwnedFd, pid: u32) -> io::Result<OwnedFd> {
     /// `_IO(PIDFS_IOCTL_MAGIC, 3)` of <linux/pidfd.h>.
     const PIDFD_GET_MNT_NAMESPACE: libc::c_ulong = (0xff << 8) | 3;
-    // SAFETY: the request takes no argument and returns a new close-on-exec descriptor or -1.
-    let fd = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_MNT_NAMESPACE as _) };
+    // SAFETY: the request returns a new close-on-exec descriptor or -1; its argument must be
+    // 0 (the kernel refuses any other with EINVAL, and a variadic call without one passes
+    // whatever the register holds).
+    let fd = unsafe { libc::ioctl(pidfd.as_raw_fd(), PIDFD_GET_MNT_NAMESPACE as _, 0) };
     if fd >= 0 {
         // SAFETY: the kernel just gave us this descriptor; nothing else owns it.
         return Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });

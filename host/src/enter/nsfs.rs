@@ -105,8 +105,8 @@ fn check_type(namespace: &OwnedFd, path: &Path, kind: Kind) -> Result<(), Error>
     if !on_nsfs(namespace).map_err(|errno| Error::io(what(), from_errno(errno)))? {
         return Err(not_a_namespace(namespace, path, kind));
     }
-    // SAFETY: NS_GET_NSTYPE takes no argument and returns a CLONE_NEW* flag or -1.
-    let nstype = unsafe { libc::ioctl(namespace.as_raw_fd(), libc::NS_GET_NSTYPE) };
+    // SAFETY: NS_GET_NSTYPE takes no argument (0 is passed) and returns a CLONE_NEW* flag or -1.
+    let nstype = unsafe { libc::ioctl(namespace.as_raw_fd(), libc::NS_GET_NSTYPE, 0) };
     let found = match nstype {
         nstype if nstype == kind.clone_flag() => return Ok(()),
         // On nsfs, but no namespace (ENOTTY).
@@ -136,8 +136,8 @@ fn type_name(nstype: libc::c_int) -> &'static str {
 
 /// An nsfs ioctl that returns a new namespace descriptor (`NS_GET_USERNS`, `NS_GET_PARENT`).
 pub(crate) fn ns_ioctl(namespace: &OwnedFd, request: libc::Ioctl) -> io::Result<OwnedFd> {
-    // SAFETY: these requests take no argument and return a new descriptor or -1.
-    let fd = unsafe { libc::ioctl(namespace.as_raw_fd(), request) };
+    // SAFETY: these requests take no argument (0 is passed) and return a new descriptor or -1.
+    let fd = unsafe { libc::ioctl(namespace.as_raw_fd(), request, 0) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -167,10 +167,18 @@ pub(crate) fn creator_uid(user_namespace: &OwnedFd) -> io::Result<u32> {
     Ok(uid)
 }
 
-/// Which user namespace this thread is in: the device and inode of its nsfs file.
+/// Which user namespace this process is in: the device and inode of its nsfs file, looked up
+/// once. A process only ever moves down the tree of user namespaces (joining one needs
+/// CAP_SYS_ADMIN in it, which a process has in none above its own), so one that moved since
+/// has less authority than the one remembered, never more: the bound can only err on the safe
+/// side.
 pub(crate) fn own_user_namespace() -> io::Result<(u64, u64)> {
+    static OURS: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+    if let Some(ours) = OURS.get() {
+        return Ok(*ours);
+    }
     let stat = rustix::fs::stat("/proc/thread-self/ns/user").map_err(from_errno)?;
-    Ok((stat.st_dev, stat.st_ino))
+    Ok(*OURS.get_or_init(|| (stat.st_dev, stat.st_ino)))
 }
 
 /// Fails unless `/proc` is the procfs of this process's PID namespace: only then does

@@ -38,7 +38,10 @@ pub(super) fn spawn(
     let (mut child, lifeline) = start(builder, &env)?;
 
     let pid = child.pid();
-    super::nsfs::check_procfs()?;
+    // (Checked already where the reference named a process.)
+    if process.is_none() {
+        super::nsfs::check_procfs()?;
+    }
     let root = rustix::fs::open(
         format!("/proc/{pid}/root").as_str(),
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
