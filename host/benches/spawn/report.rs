@@ -281,7 +281,9 @@ pub fn label(row: &Value) -> String {
     let label = row.get("label").and_then(Value::as_str).unwrap_or("?");
     match row.get("reads_per_sample").and_then(Value::as_u64) {
         Some(1) => format!("{label} [1 read per sample]"),
-        Some(batch) => format!("{label} [{batch} reads per sample, divided out]"),
+        Some(batch) => {
+            format!("{label} [{batch} reads per sample after an untimed one, divided out]")
+        }
         None => label.to_owned(),
     }
 }
