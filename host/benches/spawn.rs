@@ -114,7 +114,12 @@ fn main() {
                 std::process::exit(harness::cold_thread(Path::new(&sleeper)));
             }
             "--summarize" => {
-                let paths: Vec<PathBuf> = args.by_ref().map(PathBuf::from).collect();
+                // Cargo appends `--bench` after the arguments it was given.
+                let paths: Vec<PathBuf> = args
+                    .by_ref()
+                    .filter(|arg| arg != "--bench")
+                    .map(PathBuf::from)
+                    .collect();
                 std::process::exit(summary::summarize(&paths));
             }
             "--namespaces" => {
