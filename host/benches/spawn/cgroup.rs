@@ -20,11 +20,39 @@ enum Version {
     V2,
 }
 
-/// Memory in bytes: all of it, and the kernel's part where the cgroup says.
+/// Memory in bytes: all of it, and the kernel's part where the cgroup says; `None` where a
+/// file could not be read.
 #[derive(Clone, Copy, Debug)]
 pub struct Usage {
-    pub total: u64,
+    pub total: Option<u64>,
     pub kernel: Option<u64>,
+}
+
+/// The growth of a memory figure from `before` to `after`, in KiB per `per` things held;
+/// `None`, with a warning on stderr, where either reading is missing or the figure fell (the
+/// cgroup let go of something charged before: no figure is better than a wrong 0).
+pub fn per_item_kib(
+    what: &str,
+    before: Option<u64>,
+    after: Option<u64>,
+    per: usize,
+) -> Option<f64> {
+    match (before, after) {
+        (Some(before), Some(after)) if after >= before => {
+            Some((after - before) as f64 / 1024.0 / per as f64)
+        }
+        (Some(before), Some(after)) => {
+            eprintln!(
+                "WARNING: {what}: the cgroup's usage fell while holding ({before} -> {after} \
+                 bytes): reported as missing"
+            );
+            None
+        }
+        _ => {
+            eprintln!("WARNING: {what}: the cgroup's usage could not be read: reported as missing");
+            None
+        }
+    }
 }
 
 impl MemoryCgroup {
@@ -102,11 +130,11 @@ impl MemoryCgroup {
         };
         match self.version {
             Version::V1 => Usage {
-                total: read("memory.usage_in_bytes").unwrap_or(0),
+                total: read("memory.usage_in_bytes"),
                 kernel: read("memory.kmem.usage_in_bytes"),
             },
             Version::V2 => Usage {
-                total: read("memory.current").unwrap_or(0),
+                total: read("memory.current"),
                 kernel: std::fs::read_to_string(self.dir.join("memory.stat"))
                     .ok()
                     .and_then(|stat| {

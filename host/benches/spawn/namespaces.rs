@@ -8,7 +8,7 @@
 //! names a container's namespace by a path. The bench's own descriptor table thus holds only
 //! what its sandboxes hold (2 per sandbox: the namespace and its root).
 
-use crate::cgroup::MemoryCgroup;
+use crate::cgroup::{per_item_kib, MemoryCgroup};
 use crate::harness::{builder, How};
 use crate::stats::median;
 use mntnssandbox_host::Sandbox;
@@ -135,11 +135,13 @@ pub struct NamespaceScale {
     pub spawn_us: Vec<f64>,
     /// Per repetition: median of the last `TENTH` spawns over the median of the first `TENTH`.
     pub last_to_first: Vec<f64>,
-    /// Per repetition, per namespace held: cgroup memory (all, and the kernel's part), KiB.
-    pub cgroup_kib: Vec<f64>,
-    pub cgroup_kernel_kib: Vec<f64>,
-    /// Per repetition: descriptors this process had open while holding them all.
-    pub fds_held: Vec<usize>,
+    /// Per repetition, per namespace held: cgroup memory (all, and the kernel's part), KiB;
+    /// `None` where a reading was missing or fell.
+    pub cgroup_kib: Vec<Option<f64>>,
+    pub cgroup_kernel_kib: Vec<Option<f64>>,
+    /// Per repetition: descriptors this process had open while holding them all (`None`:
+    /// /proc/self/fd unreadable).
+    pub fds_held: Vec<Option<usize>>,
 }
 
 /// Opens a sandbox (as `how` says: `CrateDetached` or `CrateThread`) on each of `namespaces`,
@@ -166,11 +168,9 @@ pub fn hold_namespaces(
         sandboxes.push(sandbox);
     }
     let after = cgroup.map(MemoryCgroup::usage);
-    scale.fds_held.push(
-        std::fs::read_dir("/proc/self/fd")
-            .map(Iterator::count)
-            .unwrap_or(0),
-    );
+    scale
+        .fds_held
+        .push(std::fs::read_dir("/proc/self/fd").map(Iterator::count).ok());
     drop(sandboxes);
     drop(entered);
 
@@ -179,15 +179,16 @@ pub fn hold_namespaces(
         .last_to_first
         .push(median(&micros[count - TENTH..]) / median(&micros[..TENTH]));
     scale.spawn_us.extend(micros);
-    let per_namespace = |bytes: u64| bytes as f64 / 1024.0 / count as f64;
     if let (Some(before), Some(after)) = (before, after) {
+        let what = format!("{count} namespaces held ({how:?})");
         scale
             .cgroup_kib
-            .push(per_namespace(after.total.saturating_sub(before.total)));
-        if let (Some(b), Some(a)) = (before.kernel, after.kernel) {
+            .push(per_item_kib(&what, before.total, after.total, count));
+        if before.kernel.is_some() || after.kernel.is_some() {
+            let what = format!("{what}, kernel");
             scale
                 .cgroup_kernel_kib
-                .push(per_namespace(a.saturating_sub(b)));
+                .push(per_item_kib(&what, before.kernel, after.kernel, count));
         }
     }
 }

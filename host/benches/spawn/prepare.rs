@@ -20,14 +20,18 @@ fn cargo() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(option_env!("CARGO").unwrap_or("cargo")))
 }
 
+/// The sleeper named by `$MNTNSSANDBOX_BINARY`, if set (and not empty).
+pub fn sleeper_from_env() -> Option<PathBuf> {
+    std::env::var_os(mntnssandbox_host::SLEEPER_ENV)
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from)
+}
+
 /// The sleeper: `$MNTNSSANDBOX_BINARY` if set, else built now with cargo.
 pub fn sleeper(target: &Path) -> PathBuf {
-    if let Some(path) = std::env::var_os("MNTNSSANDBOX_BINARY").filter(|path| !path.is_empty()) {
-        eprintln!(
-            "sleeper: $MNTNSSANDBOX_BINARY = {}",
-            Path::new(&path).display()
-        );
-        return PathBuf::from(path);
+    if let Some(path) = sleeper_from_env() {
+        eprintln!("sleeper: $MNTNSSANDBOX_BINARY = {}", path.display());
+        return path;
     }
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     eprintln!("sleeper: cargo build --release -p mntnssandbox");
@@ -66,14 +70,28 @@ fn rustc() -> PathBuf {
     PathBuf::from("rustc")
 }
 
-/// The address of the sleeper's one load segment, from its program header.
-fn load_address(sleeper: &Path) -> u64 {
+/// Where the floor is linked when the sleeper's layout cannot be followed (a position-
+/// independent sleeper, or not a 64-bit ELF file): a default static link's address.
+const DEFAULT_FLOOR_ADDRESS: u64 = 0x40_0000;
+
+/// The address of the sleeper's first load segment, from its program headers; `None` where
+/// it has none to follow (not a 64-bit ELF file, or position-independent: linked at 0).
+fn load_address(sleeper: &Path) -> Option<u64> {
     let elf = std::fs::read(sleeper).unwrap_or_else(|error| panic!("read the sleeper: {error}"));
-    // e_phoff at 32; in the first program header (PT_LOAD), p_vaddr at 16.
-    let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().expect("8 bytes"));
-    let phoff = u64_at(32) as usize;
-    assert_eq!(&elf[phoff..phoff + 4], &1u32.to_le_bytes(), "PT_LOAD first");
-    u64_at(phoff + 16)
+    if elf.get(..5)? != b"\x7fELF\x02" {
+        return None;
+    }
+    let bytes = |at: usize, n: usize| elf.get(at..at + n);
+    let u64_at = |at: usize| Some(u64::from_le_bytes(bytes(at, 8)?.try_into().ok()?));
+    let u16_at = |at: usize| Some(u16::from_le_bytes(bytes(at, 2)?.try_into().ok()?));
+    // e_phoff at 32, e_phentsize at 54, e_phnum at 56; in a program header, p_type at 0 and
+    // p_vaddr at 16.
+    let (phoff, size, count) = (u64_at(32)? as usize, u16_at(54)? as usize, u16_at(56)?);
+    (0..count as usize)
+        .map(|index| phoff + index * size)
+        .find(|&header| bytes(header, 4) == Some(&1u32.to_le_bytes()[..]))
+        .and_then(|header| u64_at(header + 16))
+        .filter(|&address| address >= 0x1_0000)
 }
 
 /// The floor's layout is the sleeper's: one read+execute load segment, headers included, at
@@ -96,8 +114,15 @@ pub fn floor(target: &Path, sleeper: &Path) -> PathBuf {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/floor.rs");
     let output = target.join("bench-floor");
     let script = target.join("bench-floor.ld");
-    std::fs::write(&script, floor_linker_script(load_address(sleeper)))
-        .expect("write the floor's linker script");
+    let address = load_address(sleeper).unwrap_or_else(|| {
+        eprintln!(
+            "WARNING: {} has no fixed load address to follow: the floor is linked at \
+             {DEFAULT_FLOOR_ADDRESS:#x}",
+            sleeper.display()
+        );
+        DEFAULT_FLOOR_ADDRESS
+    });
+    std::fs::write(&script, floor_linker_script(address)).expect("write the floor's linker script");
     let rustc = rustc();
     eprintln!("floor: {} {}", rustc.display(), source.display());
     let status = Command::new(&rustc)

@@ -1,7 +1,7 @@
 //! Scale: many processes held at once, each spawned to `OK` and timed, their memory read from
 //! the memory cgroup while they are all held.
 
-use crate::cgroup::MemoryCgroup;
+use crate::cgroup::{per_item_kib, MemoryCgroup};
 use crate::harness::{namespace, read_ok, How};
 use crate::stats::median;
 use mntnssandbox_host::{Sandbox, MNTNS_ENV};
@@ -41,9 +41,10 @@ pub struct Scale {
     pub spawn_us: Vec<f64>,
     /// Per repetition: median of the last tenth of the spawns over median of the first tenth.
     pub last_to_first: Vec<f64>,
-    /// Per repetition, per process held: cgroup memory (all, and the kernel's part), KiB.
-    pub cgroup_kib: Vec<f64>,
-    pub cgroup_kernel_kib: Vec<f64>,
+    /// Per repetition, per process held: cgroup memory (all, and the kernel's part), KiB;
+    /// `None` where a reading was missing or fell (no memory cgroup: no repetitions at all).
+    pub cgroup_kib: Vec<Option<f64>>,
+    pub cgroup_kernel_kib: Vec<Option<f64>>,
     pub rss_kib: Vec<f64>,
     pub pss_kib: Vec<f64>,
 }
@@ -101,15 +102,17 @@ pub fn hold_many(how: &How, cgroup: Option<&MemoryCgroup>, scale: &mut Scale) {
         .last_to_first
         .push(median(&micros[HELD - tenth..]) / median(&micros[..tenth]));
     scale.spawn_us.extend(micros);
-    let per_process = |bytes: u64| bytes as f64 / 1024.0 / HELD as f64;
     if let (Some(before), Some(after)) = (before, after) {
+        let what = format!("{HELD} held ({how:?})");
         scale
             .cgroup_kib
-            .push(per_process(after.total.saturating_sub(before.total)));
-        if let (Some(b), Some(a)) = (before.kernel, after.kernel) {
+            .push(per_item_kib(&what, before.total, after.total, HELD));
+        // The kernel's part only where the cgroup has one (cgroup v1 without kmem has none).
+        if before.kernel.is_some() || after.kernel.is_some() {
+            let what = format!("{what}, kernel");
             scale
                 .cgroup_kernel_kib
-                .push(per_process(a.saturating_sub(b)));
+                .push(per_item_kib(&what, before.kernel, after.kernel, HELD));
         }
     }
     scale.rss_kib.push(rss as f64 / HELD as f64);

@@ -26,3 +26,16 @@ pub fn paired_ratio(a: &[Option<f64>], b: &[Option<f64>]) -> f64 {
         .collect();
     median(&ratios)
 }
+
+/// The median of the values present; `None` if none is.
+pub fn median_present(values: &[Option<f64>]) -> Option<f64> {
+    let present: Vec<f64> = values.iter().flatten().copied().collect();
+    (!present.is_empty()).then(|| median(&present))
+}
+
+/// The median of the values present (the upper one of an even count); `None` if none is.
+pub fn median_present_u64(values: &[Option<u64>]) -> Option<u64> {
+    let mut present: Vec<u64> = values.iter().flatten().copied().collect();
+    present.sort_unstable();
+    present.get(present.len() / 2).copied()
+}

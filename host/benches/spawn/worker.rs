@@ -59,12 +59,13 @@ pub fn worker(sleeper: &Path) -> i32 {
             }
         };
         let sample = measure(&how);
+        let kib = |kib: Option<u64>| kib.map_or("-".into(), |kib| kib.to_string());
         let answer = writeln!(
             out,
             "ok {} {} {}",
             sample.spawn_to_ok.as_nanos(),
-            sample.rss_kib,
-            sample.pss_kib
+            kib(sample.rss_kib),
+            kib(sample.pss_kib)
         )
         .and_then(|()| out.flush());
         if answer.is_err() {
@@ -80,9 +81,9 @@ pub struct Worker {
     child: Option<Child>,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
-    /// How long touching the 4 GiB took, and the worker's VmRSS after.
+    /// How long touching the 4 GiB took, and the worker's VmRSS after (`None`: unreadable).
     pub touched_ms: u64,
-    pub vm_rss_kib: u64,
+    pub vm_rss_kib: Option<u64>,
 }
 
 impl Worker {
@@ -104,7 +105,7 @@ impl Worker {
             stdin,
             stdout,
             touched_ms: 0,
-            vm_rss_kib: 0,
+            vm_rss_kib: None,
         }
     }
 
@@ -117,7 +118,7 @@ impl Worker {
             "worker said {ready:?}"
         );
         self.touched_ms = fields[1].parse().unwrap_or(0);
-        self.vm_rss_kib = fields[2].parse().unwrap_or(0);
+        self.vm_rss_kib = fields[2].parse().ok();
     }
 
     fn line(&mut self) -> String {
@@ -136,14 +137,15 @@ impl Worker {
             .and_then(|()| stdin.flush())
             .expect("write to the worker");
         let answer = self.line();
-        let fields: Vec<u64> = answer
+        let fields: Vec<Option<u64>> = answer
             .strip_prefix("ok ")
             .unwrap_or_else(|| panic!("worker said {answer:?}"))
             .split_whitespace()
-            .map(|field| field.parse().expect("worker's numbers"))
+            .map(|field| field.parse().ok())
             .collect();
+        assert_eq!(fields.len(), 3, "worker said {answer:?}");
         Sample {
-            spawn_to_ok: Duration::from_nanos(fields[0]),
+            spawn_to_ok: Duration::from_nanos(fields[0].expect("the worker's time")),
             rss_kib: fields[1],
             pss_kib: fields[2],
         }
