@@ -256,11 +256,12 @@ fn in_reaches_a_namespace_file_that_exists_only_inside_another_namespace() {
     let nested = common::Nested::new();
     let outer = nested.outer.pid().to_string();
     let inner = nested.inside("inner");
-    let (status, out, err) = run(mntns_in(&["--in", &outer, "cat", &inner, "/file"]));
+    let file = nested.inner_file();
+    let (status, out, err) = run(mntns_in(&["--in", &outer, "cat", &inner, &file]));
     assert!(status.success(), "{status}: {err}");
     assert_eq!(out, "inner\n");
     // Not here: the file exists only inside the outer namespace.
-    let (status, _, err) = run(mntns_in(&["cat", &inner, "/file"]));
+    let (status, _, err) = run(mntns_in(&["cat", &inner, &file]));
     assert_eq!(status.code(), Some(1));
     assert_eq!(
         err,
@@ -268,7 +269,7 @@ fn in_reaches_a_namespace_file_that_exists_only_inside_another_namespace() {
     );
     // A FIFO there is refused at once, in one line.
     let fifo = nested.inside("fifo");
-    let (status, _, err) = run(mntns_in(&["--in", &outer, "cat", &fifo, "/file"]));
+    let (status, _, err) = run(mntns_in(&["--in", &outer, "cat", &fifo, &file]));
     assert_eq!(status.code(), Some(1));
     assert_eq!(
         err,

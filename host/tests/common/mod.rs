@@ -578,14 +578,18 @@ impl HostFiles {
     }
 }
 
-/// An outer namespace (keeping the host's tree, with a tmpfs of its own at `only_inside`
-/// that no other namespace sees) holding, under `ns/`, a bind mount of an inner container's
-/// mount namespace (`inner`) and user namespace (`user`), a link to it (`link`), a link into
-/// procfs (`magic`) and a FIFO (`fifo`): for chained references.
+/// An outer namespace (a user and mount namespace of root's, keeping the host's tree, with a
+/// tmpfs of its own at `only_inside` that no other namespace sees) holding, under `ns/`, a
+/// bind mount of an inner mount namespace (`inner`) and of a user namespace (`user`), a link to
+/// it (`link`), a link into procfs (`magic`) and a FIFO (`fifo`): for chained references. The
+/// inner namespace is made from inside the outer one (so it is newer, as the kernel requires
+/// of a namespace bound into another, and of the same user namespace) and holds `file`
+/// (`inner\n`) at [`Nested::inner_file`].
 pub struct Nested {
     pub only_inside: TempDir,
     pub outer: Container,
-    pub inner: Container,
+    inner: Child,
+    inner_stdin: Option<ChildStdin>,
 }
 
 impl Nested {
@@ -594,35 +598,101 @@ impl Nested {
         let dir = only_inside.path().display().to_string();
         let outer = Container::keeping_host_root(
             &format!(
-                "mount -t tmpfs outer {dir}; mkdir {dir}/ns; touch {dir}/ns/inner {dir}/ns/user; \
+                "mount -t tmpfs outer {dir}; mkdir {dir}/ns {dir}/inner-root; \
+                 touch {dir}/ns/inner {dir}/ns/user; \
                  ln -s /proc/self/ns/mnt {dir}/ns/magic; mkfifo {dir}/ns/fifo; \
                  ln -s {dir}/ns/inner {dir}/ns/link"
             ),
             None,
         );
-        // A namespace can only be bound into an older one: the inner comes second, and is
-        // bound into the outer by a process that enters it.
-        let inner = Container::new("echo inner > file");
-        for (what, file) in [("mnt", "inner"), ("user", "user")] {
+        let inside_outer = |command: &mut Command| {
+            command
+                .arg(format!("--target={}", outer.pid()))
+                .args(["--user", "--mount"]);
+        };
+        let start_inner = || {
+            let mut inner = Command::new("nsenter");
+            inside_outer(&mut inner);
+            inner
+                .args(["unshare", "--mount", "--propagation", "private", "sh", "-c"])
+                .arg(format!(
+                    "set -e; mount -t tmpfs inner {dir}/inner-root; \
+                     echo inner > {dir}/inner-root/file; echo ready; read _ || true"
+                ))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped());
+            let mut inner = inner
+                .spawn()
+                .expect("nsenter ... unshare, the inner namespace");
+            let stdout = inner.stdout.take().expect("piped");
+            assert!(
+                wait_readable(stdout.as_raw_fd(), WAIT),
+                "no ready from the inner namespace within {WAIT:?}"
+            );
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).expect("read");
+            assert_eq!(line, "ready\n", "the inner namespace did not come up");
+            inner
+        };
+        let bind = |inner: &Child, what: &str, file: &str| {
             let mut bind = Command::new("nsenter");
-            bind.arg(format!("--target={}", outer.pid()))
-                .arg("--mount")
-                .args(["mount", "--bind"])
-                .arg(format!("/proc/{}/ns/{what}", inner.pid()))
+            inside_outer(&mut bind);
+            bind.args(["mount", "--bind"])
+                .arg(format!("/proc/{}/ns/{what}", inner.id()))
                 .arg(format!("{dir}/ns/{file}"));
-            let (status, _, err) = run(bind);
-            assert!(status.success(), "bind the inner's {what} namespace: {err}");
-        }
+            run(bind)
+        };
+        // The kernel binds a mount namespace's file only into a namespace whose id is lower
+        // (no loop); on Linux 6.18 ids are reused, so a newer namespace may have a lower one
+        // (EINVAL about half the time, seen here): another inner namespace is made until one
+        // binds. (nsenter execs unshare, which execs sh: the inner holder is the PID spawned.)
+        let mut attempts = Vec::new();
+        let mut inner = loop {
+            let mut inner = start_inner();
+            let (status, _, err) = bind(&inner, "mnt", "inner");
+            if status.success() {
+                break inner;
+            }
+            attempts.push(err);
+            drop(inner.stdin.take());
+            assert!(
+                wait_exit(&mut inner, WAIT),
+                "the refused inner namespace did not end"
+            );
+            assert!(
+                attempts.len() < 20,
+                "no inner namespace could be bound: {attempts:?}"
+            );
+        };
+        let inner_stdin = inner.stdin.take();
+        let (status, _, err) = bind(&inner, "user", "user");
+        assert!(status.success(), "bind the inner's user namespace: {err}");
         Nested {
             only_inside,
             outer,
             inner,
+            inner_stdin,
         }
     }
 
     /// The path of `name` under `ns/`, as the outer namespace sees it.
     pub fn inside(&self, name: &str) -> String {
         format!("{}/ns/{name}", self.only_inside.path().display())
+    }
+
+    /// The inner namespace's file, as it sees it.
+    pub fn inner_file(&self) -> String {
+        format!("{}/inner-root/file", self.only_inside.path().display())
+    }
+}
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        drop(self.inner_stdin.take());
+        if !wait_exit(&mut self.inner, WAIT) {
+            let _ = self.inner.kill();
+            let _ = self.inner.wait();
+        }
     }
 }
 
