@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! cargo bench -p mntns --bench tar [-- --quick] [-- --json FILE]
+//! cargo bench -p mntns --bench tar -- --summarize RUN1.json RUN2.json ...
 //! ```
 //!
 //! Needs root (a tmpfs for the tree, a mount namespace to hold it). Builds `mntns` first
@@ -47,12 +48,14 @@ const QUICK: Mode = Mode {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut quick, mut json) = (false, None);
+    let (mut quick, mut json, mut summarize) = (false, None, None::<Vec<PathBuf>>);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--json" => json = Some(PathBuf::from(args.next().expect("--json FILE"))),
+            "--summarize" => summarize = Some(Vec::new()),
             "--bench" => {}
+            file if summarize.is_some() => summarize.as_mut().expect("set").push(file.into()),
             other => {
                 eprintln!(
                     "tar bench: unknown argument {other:?}; usage: tar [--quick] [--json FILE]"
@@ -60,6 +63,9 @@ fn main() {
                 std::process::exit(2);
             }
         }
+    }
+    if let Some(files) = summarize {
+        std::process::exit(summarize_runs(&files));
     }
     if !rustix::process::geteuid().is_root() {
         eprintln!("SKIPPED: the tar benchmark needs root (a tmpfs and a mount namespace)");
@@ -405,4 +411,79 @@ fn run(mode: &Mode, json_file: Option<&Path>) {
         .expect("write the JSON file");
         eprintln!("tar bench: figures in {}", path.display());
     }
+}
+
+/// `--summarize`: the table of several runs, from the JSON files they wrote: for every row the
+/// median over runs of its seconds, MB/s, files/s and ratio, the highest peak RSS, and each
+/// run's ratio with its verdict.
+fn summarize_runs(files: &[PathBuf]) -> i32 {
+    let mut runs = Vec::new();
+    for file in files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(text) => text,
+            Err(error) => {
+                eprintln!("{}: {error}", file.display());
+                return 1;
+            }
+        };
+        match serde_json::from_str::<Value>(&text) {
+            Ok(run) if run["rows"].is_array() => runs.push(run),
+            _ => {
+                eprintln!("{}: not a tar benchmark report", file.display());
+                return 1;
+            }
+        }
+    }
+    let Some(first) = runs.first() else {
+        eprintln!("--summarize needs the JSON files of one run or more");
+        return 2;
+    };
+    let tree = &first["tree"];
+    println!(
+        "\n## tar benchmark: {} runs ({} rounds each)\n\ntree: {} files in {} directories, \
+         {:.0} MB\n\n| candidate | id | seconds p50 | MB/s | files/s | × reference (target): median; each run | peak RSS KiB, at most |\n\
+         |---|---|---:|---:|---:|---|---:|",
+        runs.len(),
+        first["rounds"],
+        tree["files"],
+        tree["directories"],
+        tree["bytes"].as_f64().unwrap_or(f64::NAN) / 1e6
+    );
+    for row in first["rows"].as_array().into_iter().flatten() {
+        let id = row["id"].as_str().unwrap_or("?");
+        let of = |field: &str| -> Vec<f64> {
+            runs.iter()
+                .filter_map(|run| {
+                    let rows = run["rows"].as_array()?;
+                    rows.iter().find(|r| r["id"] == id)?[field].as_f64()
+                })
+                .collect()
+        };
+        let seconds = median(of("p50_us")) / 1e6;
+        let reference = match (row["reference"].as_str(), row["target"].as_f64()) {
+            (Some(reference), target) => {
+                let verdict = |ratio: f64| match target {
+                    Some(target) if ratio <= target => format!("{ratio:.3} ✓"),
+                    Some(_) => format!("{ratio:.3} ✗"),
+                    None => format!("{ratio:.3}"),
+                };
+                let each: Vec<String> = of("ratio").into_iter().map(verdict).collect();
+                let target = target.map_or(String::new(), |t| format!(" (≤ {t:.2})"));
+                format!(
+                    "{} × {reference}{target}; runs: {}",
+                    verdict(median(of("ratio"))),
+                    each.join(", ")
+                )
+            }
+            (None, _) => String::new(),
+        };
+        let rss = of("peak_rss_kib").into_iter().fold(f64::NAN, f64::max);
+        println!(
+            "| {} | `{id}` | {seconds:.3} | {:.0} | {:.0} | {reference} | {rss:.0} |",
+            row["label"].as_str().unwrap_or("?"),
+            median(of("mb_per_s")),
+            median(of("files_per_s")),
+        );
+    }
+    0
 }
