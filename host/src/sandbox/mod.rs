@@ -2,7 +2,8 @@
 //!
 //! The rooms: this file holds the sandbox itself, its lifetime and path resolution;
 //! `content.rs` reads file content (regular files only, bounded); `names.rs` answers about
-//! names (metadata, links, canonical paths); `dir.rs` lists directories; `policy.rs` holds the
+//! names (metadata, links, canonical paths); `dir.rs` lists directories; `walk/` walks trees;
+//! `policy.rs` holds the
 //! reading policy and the pseudo-filesystem list; `authority.rs` bounds every operation by the
 //! authority of the namespace's own root.
 
