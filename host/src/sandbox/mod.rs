@@ -1,11 +1,11 @@
-//! A running sleeper, and file access inside its root with container semantics.
+//! The way of reading: a held mount namespace, and file access inside its root with container
+//! semantics.
 //!
 //! The rooms: this file holds the sandbox itself, its lifetime and path resolution;
 //! `content.rs` reads file content (regular files only, bounded); `names.rs` answers about
 //! names (metadata, links, canonical paths); `dir.rs` lists directories; `walk/` walks trees;
-//! `policy.rs` holds the
-//! reading policy and the pseudo-filesystem list; `authority.rs` bounds every operation by the
-//! authority of the namespace's own root.
+//! `policy.rs` holds the reading policy and the pseudo-filesystem list; `authority.rs` bounds
+//! every operation by the authority of the namespace's own root.
 
 pub(crate) mod authority;
 mod content;
