@@ -216,16 +216,8 @@ fn a_bound_namespace_file_without_a_process_at_hand_gets_the_same_bound() {
     let _serial = common::serial();
     let host = HostFiles::new();
     let namespace = Container::keeping_host_root(&host.planted(), Some(NOBODY));
-    let dir = TempDir::new("authority-bound-file");
-    let file = dir.write("mnt", "", 0o644);
-    let source = format!("/proc/{}/ns/mnt", namespace.pid());
-    let status = std::process::Command::new("mount")
-        .arg("--bind")
-        .arg(&source)
-        .arg(&file)
-        .status()
-        .expect("mount --bind");
-    assert!(status.success(), "bind {source}");
+    let bound = common::BoundNamespace::new(&format!("/proc/{}/ns/mnt", namespace.pid()));
+    let file = bound.path().to_owned();
     let open = || {
         Builder::new(NamespaceRef::Path(file.clone()))
             .sleeper(common::sleeper())
@@ -244,10 +236,4 @@ fn a_bound_namespace_file_without_a_process_at_hand_gets_the_same_bound() {
     );
     assert_eq!(sandbox.uid_map().to_outside(0), Some(NOBODY));
     assert_bounded(&sandbox, &host);
-    drop(sandbox);
-    let status = std::process::Command::new("umount")
-        .arg(&file)
-        .status()
-        .expect("umount");
-    assert!(status.success());
 }

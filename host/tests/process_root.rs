@@ -151,16 +151,8 @@ fn a_bind_mounted_namespace_file_is_read_through_the_namespaces_root() {
     require_root!("a_bind_mounted_namespace_file_is_read_through_the_namespaces_root");
     let _serial = common::serial();
     let mut holder = moved_root_holder();
-    let dir = TempDir::new("bound-ns");
-    let file = dir.write("mnt", "", 0o644);
-    let mount = |args: &[&str]| {
-        let status = Command::new("mount").args(args).status().expect("mount");
-        assert!(status.success(), "mount {args:?}");
-    };
-    let proc_ns = format!("/proc/{}/ns/mnt", holder.id());
-    mount(&["--bind", &proc_ns, file.to_str().expect("UTF-8")]);
-
-    let bound = Builder::new(NamespaceRef::Path(file.clone()))
+    let file = common::BoundNamespace::new(&format!("/proc/{}/ns/mnt", holder.id()));
+    let bound = Builder::new(NamespaceRef::Path(file.path().to_owned()))
         .spawn()
         .expect("bound");
     assert_ne!(bound.way(), Way::ProcessRoot);
@@ -176,9 +168,7 @@ fn a_bind_mounted_namespace_file_is_read_through_the_namespaces_root() {
         matches!(by_pid.read("/marker"), Err(Error::Access { .. })),
         "the holder's own root has no marker"
     );
-    drop((bound, by_pid));
-    let status = Command::new("umount").arg(&file).status().expect("umount");
-    assert!(status.success());
+    drop((bound, by_pid, file));
     drop(holder.stdin.take());
     assert!(
         common::wait_exit(&mut holder, WAIT),

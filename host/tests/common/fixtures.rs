@@ -119,3 +119,40 @@ impl Swapper {
         self.thread.join().expect("the swapper")
     }
 }
+
+/// A namespace file bind-mounted onto a fresh file of the host, unmounted (and removed) when
+/// dropped, whatever the test did in between.
+pub struct BoundNamespace {
+    dir: TempDir,
+    file: PathBuf,
+}
+
+impl BoundNamespace {
+    /// Binds `source` (`/proc/<pid>/ns/mnt`, say) onto a file of a temp dir.
+    pub fn new(source: &str) -> Self {
+        let dir = TempDir::new("bound-ns");
+        let file = dir.write("mnt", "", 0o644);
+        let status = Command::new("mount")
+            .arg("--bind")
+            .arg(source)
+            .arg(&file)
+            .status()
+            .expect("mount --bind");
+        assert!(status.success(), "bind {source} onto {file:?}");
+        BoundNamespace { dir, file }
+    }
+
+    /// The bound file.
+    pub fn path(&self) -> &Path {
+        &self.file
+    }
+}
+
+impl Drop for BoundNamespace {
+    fn drop(&mut self) {
+        let unmounted = Command::new("umount").arg(&self.file).status();
+        if !unmounted.is_ok_and(|status| status.success()) && !std::thread::panicking() {
+            panic!("umount {:?} (under {:?})", self.file, self.dir.path());
+        }
+    }
+}
