@@ -21,3 +21,22 @@ pub(crate) fn identity<Fd: AsFd>(fd: &Fd) -> std::io::Result<(u64, u64)> {
     let stat = rustix::fs::fstat(lend(fd)).map_err(crate::error::from_errno)?;
     Ok((stat.st_dev, stat.st_ino))
 }
+
+/// Opens the very file an `O_PATH` handle names, for reading, without a lookup by name,
+/// without blocking and without a controlling terminal: through this thread's own descriptor
+/// table in procfs (`thread-self`, so that it holds even for a thread that unshared its
+/// descriptor table). Out of descriptors, it tries once more after raising the soft limit.
+pub(crate) fn reopen<Fd: AsFd>(handle: &Fd) -> std::io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let link = format!("/proc/thread-self/fd/{}", handle.as_fd().as_raw_fd());
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let open = || rustix::fs::open(link.as_str(), flags, Mode::empty());
+    match open() {
+        Err(rustix::io::Errno::MFILE) if crate::enter::privilege::raise_open_files_limit() => {
+            open()
+        }
+        opened => opened,
+    }
+    .map(own)
+    .map_err(crate::error::from_errno)
+}

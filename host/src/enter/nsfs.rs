@@ -3,7 +3,7 @@
 //! is looked up there.
 
 use crate::error::{from_errno, Error};
-use crate::fd::{identity, lend, own};
+use crate::fd::{identity, lend, own, reopen};
 use crate::FileKind;
 use rustix::fs::{Mode, OFlags};
 use std::ffi::CString;
@@ -66,14 +66,7 @@ pub(crate) fn checked(handle: OwnedFd, path: &Path, kind: Kind) -> Result<OwnedF
     if !on_nsfs(&handle).map_err(|errno| Error::io(what(), from_errno(errno)))? {
         return Err(not_a_namespace(&handle, path, kind));
     }
-    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-    let namespace = rustix::fs::open(
-        format!("/proc/thread-self/fd/{}", handle.as_raw_fd()).as_str(),
-        flags,
-        Mode::empty(),
-    )
-    .map(own)
-    .map_err(|errno| Error::io(what(), from_errno(errno)))?;
+    let namespace = reopen(&handle).map_err(|error| Error::io(what(), error))?;
     if identity(&namespace).ok() != identity(&handle).ok() {
         let error = io::Error::other("reopening the checked reference led to another file");
         return Err(Error::io(what(), error));

@@ -10,12 +10,11 @@
 
 use super::{access, Sandbox};
 use crate::error::{from_errno, Error};
-use crate::fd::{lend, own};
+use crate::fd::{lend, reopen};
 use crate::{FileKind, ReadPolicy};
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::OFlags;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 /// How much [`Sandbox::copy_to`] reads at a time.
@@ -109,24 +108,6 @@ impl Sandbox {
             Ok((File::from(file), stat.st_size as u64))
         })
     }
-}
-
-/// Opens the very file an `O_PATH` handle names, for reading, without a lookup by name and
-/// without blocking: through this thread's own descriptor table in procfs (`thread-self`, so
-/// that it holds even for a thread that unshared its descriptor table).
-fn reopen(handle: &OwnedFd) -> io::Result<OwnedFd> {
-    let link = format!("/proc/thread-self/fd/{}", handle.as_raw_fd());
-    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
-    let open = || rustix::fs::open(link.as_str(), flags, Mode::empty());
-    match open() {
-        // Out of descriptors: once the soft limit is raised to the hard one, again.
-        Err(rustix::io::Errno::MFILE) if crate::enter::privilege::raise_open_files_limit() => {
-            open()
-        }
-        opened => opened,
-    }
-    .map(own)
-    .map_err(from_errno)
 }
 
 /// Reads `file` whole, refusing it if it is larger than `max_bytes` (`size` as checked) or
