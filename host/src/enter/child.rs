@@ -154,6 +154,15 @@ pub(crate) fn mount_namespace(pidfd: &OwnedFd, pid: u32) -> io::Result<OwnedFd> 
     .map_err(from_errno)
 }
 
+/// A pidfd for process `pid` (ESRCH for a number no process can have).
+pub(crate) fn pidfd_of(pid: u32) -> Result<OwnedFd, Errno> {
+    let rpid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or(Errno::SRCH)?;
+    rustix::process::pidfd_open(rpid, rustix::process::PidfdFlags::empty()).map(own)
+}
+
 /// Whether the process of `pidfd` is still running: a pidfd turns readable once it exits.
 pub(crate) fn is_running(pidfd: &impl AsFd) -> bool {
     !exits_within(pidfd.as_fd(), Duration::ZERO)

@@ -4,9 +4,8 @@
 
 use super::nsfs;
 use crate::error::Error;
-use crate::fd::{identity, own};
+use crate::fd::identity;
 use crate::sandbox::authority::{Authority, IdMap};
-use rustix::process::{pidfd_open, Pid, PidfdFlags};
 use std::io;
 use std::os::fd::OwnedFd;
 
@@ -102,11 +101,7 @@ impl Owner {
 /// The uid and gid maps of process `pid`, if it lives in the user namespace `owner`; read
 /// while a pidfd shows that it is the same process throughout.
 fn maps_of(pid: u32, owner: (u64, u64)) -> io::Result<Option<(IdMap, IdMap)>> {
-    let rpid = i32::try_from(pid)
-        .ok()
-        .and_then(Pid::from_raw)
-        .ok_or_else(|| io::Error::from_raw_os_error(libc::ESRCH))?;
-    let pidfd = own(pidfd_open(rpid, PidfdFlags::empty()).map_err(crate::error::from_errno)?);
+    let pidfd = super::child::pidfd_of(pid).map_err(crate::error::from_errno)?;
     let in_owner = || -> io::Result<bool> {
         let user = rustix::fs::stat(format!("/proc/{pid}/ns/user").as_str())
             .map_err(crate::error::from_errno)?;

@@ -9,14 +9,13 @@
 //!
 //! What is read is what that process sees as `/`, its chroot included.
 
-use super::child::{is_running, mount_namespace};
+use super::child::{is_running, mount_namespace, pidfd_of};
 use super::Builder;
 use crate::error::{from_errno, Error};
 use crate::fd::own;
 use crate::sandbox::{Sandbox, Way};
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
-use rustix::process::{pidfd_open, Pid, PidfdFlags};
 
 /// Opens the sandbox of process `pid` through its root; `None` where this process may not
 /// (EACCES, EPERM: another user's process, or one that is not dumpable), so that another way
@@ -24,11 +23,7 @@ use rustix::process::{pidfd_open, Pid, PidfdFlags};
 pub(super) fn open(builder: &Builder, pid: u32) -> Result<Option<Sandbox>, Error> {
     let gone =
         |errno: Errno| Error::io(format!("open the root of process {pid}"), from_errno(errno));
-    let rpid = i32::try_from(pid)
-        .ok()
-        .and_then(Pid::from_raw)
-        .ok_or_else(|| gone(Errno::SRCH))?;
-    let pidfd = own(pidfd_open(rpid, PidfdFlags::empty()).map_err(gone)?);
+    let pidfd = pidfd_of(pid).map_err(gone)?;
     let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let root = match rustix::fs::open(format!("/proc/{pid}/root").as_str(), flags, Mode::empty()) {
         Ok(root) => own(root),
