@@ -30,6 +30,11 @@ impl Kind {
         }
     }
 
+    /// What failed, for messages about the reference `path` to a namespace of this kind.
+    fn invalid_reference(self, path: &Path) -> String {
+        format!("invalid {} namespace reference {path:?}", self.name())
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Mount => "mount",
@@ -44,7 +49,7 @@ impl Kind {
 /// caller; a path named inside a container goes through [`checked`], which opens nothing but
 /// a namespace file.
 pub(crate) fn open_namespace(path: &Path, kind: Kind) -> Result<OwnedFd, Error> {
-    let what = || format!("invalid {} namespace reference {path:?}", kind.name());
+    let what = || kind.invalid_reference(path);
     let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
         let error = io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte");
         Error::io(what(), error)
@@ -62,7 +67,7 @@ pub(crate) fn open_namespace(path: &Path, kind: Kind) -> Result<OwnedFd, Error> 
 /// `/proc/thread-self/fd`, non-blocking and without a controlling terminal, and checked to be
 /// a namespace of `kind`: what a container names is never opened unless it is a namespace.
 pub(crate) fn checked(handle: OwnedFd, path: &Path, kind: Kind) -> Result<OwnedFd, Error> {
-    let what = || format!("invalid {} namespace reference {path:?}", kind.name());
+    let what = || kind.invalid_reference(path);
     if !on_nsfs(&handle).map_err(|errno| Error::io(what(), from_errno(errno)))? {
         return Err(not_a_namespace(&handle, path, kind));
     }
@@ -94,7 +99,7 @@ fn not_a_namespace(fd: &OwnedFd, path: &Path, kind: Kind) -> Error {
 
 /// Fails unless the open file `namespace` (named `path`) is a namespace of `kind` on nsfs.
 fn check_type(namespace: &OwnedFd, path: &Path, kind: Kind) -> Result<(), Error> {
-    let what = || format!("invalid {} namespace reference {path:?}", kind.name());
+    let what = || kind.invalid_reference(path);
     if !on_nsfs(namespace).map_err(|errno| Error::io(what(), from_errno(errno)))? {
         return Err(not_a_namespace(namespace, path, kind));
     }
