@@ -52,7 +52,11 @@ fn lock() -> MutexGuard<'static, (Option<Mailbox>, u64)> {
 
 /// Forgets the mailbox of thread `generation`, if it is still the one in service.
 fn retire(generation: u64) {
-    let mut thread = lock();
+    retire_locked(&mut lock(), generation);
+}
+
+/// [`retire`], the lock held.
+fn retire_locked(thread: &mut (Option<Mailbox>, u64), generation: u64) {
     if thread
         .0
         .as_ref()
@@ -135,13 +139,7 @@ fn serve(requests: Receiver<Request>, generation: u64) {
                 match requests.try_recv() {
                     Ok(request) => request,
                     Err(_) => {
-                        if thread
-                            .0
-                            .as_ref()
-                            .is_some_and(|m| m.generation == generation)
-                        {
-                            thread.0 = None;
-                        }
+                        retire_locked(&mut thread, generation);
                         return;
                     }
                 }
