@@ -52,9 +52,7 @@ pub(crate) fn owner_of(namespace: &OwnedFd, processes: &[u32]) -> Result<Owner, 
     if owner_id == ours {
         return Ok(Owner::own());
     }
-    let maps = processes
-        .iter()
-        .find_map(|&pid| maps_of(pid, owner_id).ok().flatten());
+    let maps = processes.iter().find_map(|&pid| maps_of(pid, owner_id));
     Ok(match maps {
         Some(maps) => Owner::mapped(&owner, maps),
         None => {
@@ -99,25 +97,31 @@ impl Owner {
 }
 
 /// The uid and gid maps of process `pid`, if it lives in the user namespace `owner`; read
-/// while a pidfd shows that it is the same process throughout.
-fn maps_of(pid: u32, owner: (u64, u64)) -> io::Result<Option<(IdMap, IdMap)>> {
-    let pidfd = super::child::pidfd_of(pid).map_err(crate::error::from_errno)?;
-    let in_owner = || -> io::Result<bool> {
-        let user = rustix::fs::stat(format!("/proc/{pid}/ns/user").as_str())
-            .map_err(crate::error::from_errno)?;
-        Ok((user.st_dev, user.st_ino) == owner)
+/// while a pidfd shows that it is the same process throughout. Any failure: `None`.
+fn maps_of(pid: u32, owner: (u64, u64)) -> Option<(IdMap, IdMap)> {
+    let pidfd = super::child::pidfd_of(pid).ok()?;
+    let in_owner = || {
+        rustix::fs::stat(format!("/proc/{pid}/ns/user").as_str())
+            .is_ok_and(|user| (user.st_dev, user.st_ino) == owner)
     };
-    if !in_owner()? {
-        return Ok(None);
+    if !in_owner() {
+        return None;
     }
-    let read = |name: &str| -> io::Result<IdMap> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/{name}"))?;
-        IdMap::parse(&text).ok_or_else(|| io::Error::other(format!("unreadable {name}")))
-    };
-    let maps = (read("uid_map")?, read("gid_map")?);
+    let maps = id_maps(pid).ok()?;
     // Still that process (the pidfd), still in that user namespace: the maps are its.
-    let alive = super::child::is_running(&pidfd);
-    Ok((alive && in_owner()?).then_some(maps))
+    (super::child::is_running(&pidfd) && in_owner()).then_some(maps)
+}
+
+/// The uid and gid maps of process `pid`, as `/proc/<pid>/uid_map` and `gid_map` give them.
+pub(super) fn id_maps(pid: u32) -> Result<(IdMap, IdMap), Error> {
+    let read = |name: &str| -> Result<IdMap, Error> {
+        let path = format!("/proc/{pid}/{name}");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|error| Error::io(format!("read {path}"), error))?;
+        IdMap::parse(&text)
+            .ok_or_else(|| Error::io(format!("read {path}"), io::Error::other("unreadable")))
+    };
+    Ok((read("uid_map")?, read("gid_map")?))
 }
 
 /// `/proc/sys/kernel/overflowuid` or `overflowgid`: the id unmapped ids show as.

@@ -130,14 +130,7 @@ pub(super) fn probe_id_maps(builder: &Builder, user: &OwnedFd) -> Result<(IdMap,
     let (child, _) = start(builder, &env)?;
     let pid = child.pid();
     super::nsfs::check_procfs()?;
-    let read = |name: &str| -> Result<IdMap, Error> {
-        let path = format!("/proc/{pid}/{name}");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|error| Error::io(format!("read {path}"), error))?;
-        IdMap::parse(&text)
-            .ok_or_else(|| Error::io(format!("read {path}"), io::Error::other("unreadable")))
-    };
-    let maps = (read("uid_map")?, read("gid_map")?);
+    let maps = super::owner::id_maps(pid)?;
     // Still our child (unreaped, running): the maps are its.
     if !child.is_alive() {
         return Err(Error::SleeperGone { pid });
