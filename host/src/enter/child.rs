@@ -154,6 +154,19 @@ pub(crate) fn mount_namespace(pidfd: &OwnedFd, pid: u32) -> io::Result<OwnedFd> 
     .map_err(from_errno)
 }
 
+/// The root directory of process `pid`, as that process sees `/` (`O_PATH`), through
+/// `/proc/<pid>/root`.
+pub(crate) fn process_root(pid: u32) -> Result<OwnedFd, Errno> {
+    let flags =
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
+    rustix::fs::open(
+        format!("/proc/{pid}/root").as_str(),
+        flags,
+        rustix::fs::Mode::empty(),
+    )
+    .map(own)
+}
+
 /// A pidfd for process `pid` (ESRCH for a number no process can have).
 pub(crate) fn pidfd_of(pid: u32) -> Result<OwnedFd, Errno> {
     let rpid = i32::try_from(pid)

@@ -9,12 +9,10 @@
 //!
 //! What is read is what that process sees as `/`, its chroot included.
 
-use super::child::{is_running, mount_namespace, pidfd_of};
+use super::child::{is_running, mount_namespace, pidfd_of, process_root};
 use super::Builder;
 use crate::error::{from_errno, Error};
-use crate::fd::own;
 use crate::sandbox::{Sandbox, Way};
-use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
 /// Opens the sandbox of process `pid` through its root; `None` where this process may not
@@ -24,9 +22,8 @@ pub(super) fn open(builder: &Builder, pid: u32) -> Result<Option<Sandbox>, Error
     let gone =
         |errno: Errno| Error::io(format!("open the root of process {pid}"), from_errno(errno));
     let pidfd = pidfd_of(pid).map_err(gone)?;
-    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let root = match rustix::fs::open(format!("/proc/{pid}/root").as_str(), flags, Mode::empty()) {
-        Ok(root) => own(root),
+    let root = match process_root(pid) {
+        Ok(root) => root,
         Err(Errno::ACCESS | Errno::PERM) => return Ok(None),
         Err(errno) => return Err(gone(errno)),
     };

@@ -4,7 +4,7 @@ use super::child::{timespec, Child};
 use super::launch::{launch, LaunchError, Launched};
 use super::{Builder, Sleeper, SLEEPER_NAME};
 use crate::error::{from_errno, Error};
-use crate::fd::{lend, own};
+use crate::fd::lend;
 use crate::sandbox::authority::IdMap;
 use crate::{Hold, Sandbox, HANDSHAKE, LIFELINE_ENV, MNTNS_ENV, USERNS_ENV};
 use rustix::event::{poll, PollFd, PollFlags};
@@ -42,11 +42,7 @@ pub(super) fn spawn(
     if process.is_none() {
         super::nsfs::check_procfs()?;
     }
-    let root = rustix::fs::open(
-        format!("/proc/{pid}/root").as_str(),
-        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    );
+    let root = super::child::process_root(pid);
     let namespace = child.mount_namespace();
     // The PID cannot have been reused while our child is unreaped, and the pidfd says the
     // child still ran after the opens: so `root` and `namespace` are our sleeper's.
@@ -54,7 +50,7 @@ pub(super) fn spawn(
         return Err(died(&mut child));
     }
     let root = match root {
-        Ok(root) => own(root),
+        Ok(root) => root,
         // An exiting process loses its root before its pidfd reports the exit: give it a
         // moment to tell a death (reported as such) from a refusal to open (EACCES, ...).
         Err(_) if child.exits_within(EXIT_GRACE) => return Err(died(&mut child)),
