@@ -24,7 +24,6 @@ use crate::enter::Child;
 use crate::error::{from_errno, Error};
 use crate::fd::{lend, own};
 use crate::sandbox::authority::{Authority, IdMap};
-use crate::sandbox::policy::pseudo_filesystem;
 use crate::ReadPolicy;
 use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -321,12 +320,10 @@ impl Sandbox {
         fd: &OwnedFd,
         policy: ReadPolicy,
     ) -> Result<(), Error> {
-        if policy.allows_pseudo_filesystems() {
-            return Ok(());
-        }
-        let fs =
-            rustix::fs::fstatfs(lend(fd)).map_err(|errno| access(op, path, from_errno(errno)))?;
-        match pseudo_filesystem(fs.f_type as u64) {
+        match policy
+            .refused_filesystem(fd)
+            .map_err(|errno| access(op, path, from_errno(errno)))?
+        {
             Some(filesystem) => Err(Error::PseudoFilesystem {
                 path: path.to_owned(),
                 filesystem,

@@ -64,6 +64,18 @@ impl ReadPolicy {
     pub const fn allows_pseudo_filesystems(&self) -> bool {
         self.pseudo_filesystems
     }
+
+    /// The pseudo-filesystem the file `fd` lies on, if it is on one and this policy refuses it.
+    pub(crate) fn refused_filesystem(
+        &self,
+        fd: &impl std::os::fd::AsFd,
+    ) -> rustix::io::Result<Option<&'static str>> {
+        if self.pseudo_filesystems {
+            return Ok(None);
+        }
+        let fs = rustix::fs::fstatfs(crate::fd::lend(fd))?;
+        Ok(pseudo_filesystem(fs.f_type as u64))
+    }
 }
 
 impl Default for ReadPolicy {

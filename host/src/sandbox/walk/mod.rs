@@ -16,7 +16,6 @@ use super::{access, Sandbox};
 use crate::error::{from_errno, Error};
 use crate::fd::{identity, lend, own};
 use crate::sandbox::authority::Bounded;
-use crate::sandbox::policy::pseudo_filesystem;
 use crate::FileKind;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -390,8 +389,7 @@ fn pseudo(
             return Ok(*known);
         }
     }
-    let fs = rustix::fs::fstatfs(lend(handle))?;
-    let found = pseudo_filesystem(fs.f_type as u64);
+    let found = sandbox.policy.refused_filesystem(handle)?;
     if stat.mount_id != 0 {
         mounts.insert(stat.mount_id, found);
     }
