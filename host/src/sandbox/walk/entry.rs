@@ -51,31 +51,28 @@ pub struct Stat {
 }
 
 impl Stat {
-    pub(crate) fn of(fd: &OwnedFd) -> rustix::io::Result<(Stat, bool)> {
+    pub(crate) fn of(fd: &OwnedFd) -> rustix::io::Result<Stat> {
         let mask = StatxFlags::BASIC_STATS | StatxFlags::from_bits_retain(STATX_MNT_ID_UNIQUE);
         let statx = rustix::fs::statx(lend(fd), c"", AtFlags::EMPTY_PATH, mask)?;
         let unique = statx.stx_mask & STATX_MNT_ID_UNIQUE != 0;
         let makedev = |major: u32, minor: u32| rustix::fs::makedev(major, minor);
-        Ok((
-            Stat {
-                kind: FileKind::from_mode(statx.stx_mode.into()),
-                mode: u32::from(statx.stx_mode) & 0o7777,
-                uid: statx.stx_uid,
-                gid: statx.stx_gid,
-                size: statx.stx_size,
-                blocks: statx.stx_blocks,
-                nlink: statx.stx_nlink.into(),
-                dev: makedev(statx.stx_dev_major, statx.stx_dev_minor),
-                ino: statx.stx_ino,
-                rdev: makedev(statx.stx_rdev_major, statx.stx_rdev_minor),
-                mtime: statx.stx_mtime.tv_sec,
-                mtime_nsec: statx.stx_mtime.tv_nsec,
-                ctime: statx.stx_ctime.tv_sec,
-                ctime_nsec: statx.stx_ctime.tv_nsec,
-                mount_id: if unique { statx.stx_mnt_id } else { 0 },
-            },
-            unique,
-        ))
+        Ok(Stat {
+            kind: FileKind::from_mode(statx.stx_mode.into()),
+            mode: u32::from(statx.stx_mode) & 0o7777,
+            uid: statx.stx_uid,
+            gid: statx.stx_gid,
+            size: statx.stx_size,
+            blocks: statx.stx_blocks,
+            nlink: statx.stx_nlink.into(),
+            dev: makedev(statx.stx_dev_major, statx.stx_dev_minor),
+            ino: statx.stx_ino,
+            rdev: makedev(statx.stx_rdev_major, statx.stx_rdev_minor),
+            mtime: statx.stx_mtime.tv_sec,
+            mtime_nsec: statx.stx_mtime.tv_nsec,
+            ctime: statx.stx_ctime.tv_sec,
+            ctime_nsec: statx.stx_ctime.tv_nsec,
+            mount_id: if unique { statx.stx_mnt_id } else { 0 },
+        })
     }
 }
 

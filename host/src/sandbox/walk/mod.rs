@@ -173,7 +173,7 @@ impl Walk<'_> {
             error: sandbox.explain(error),
         };
         let stat = match Stat::of(&handle) {
-            Ok((stat, _)) => stat,
+            Ok(stat) => stat,
             Err(errno) => return Err(failed(&path, access("stat", &path, from_errno(errno)))),
         };
         let link_target = match stat.kind {
