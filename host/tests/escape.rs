@@ -29,6 +29,7 @@ ln -s loop2 loop1
 ln -s /proc/self/root/etc/hostname magic
 ln -s /proc/self/root magic-root
 ln -s /proc/self/cwd magic-cwd
+ln -s "/$(printf '%01000d' 0)" long-target
 mount -n --rbind /proc proc
 "#;
 
@@ -172,6 +173,11 @@ fn metadata_listing_and_canonical_paths() {
         Path::new("/a/b/../../chain2")
     );
     assert_eq!(errno(sandbox.read_link("/etc")), libc::EINVAL);
+    // Longer than the first buffer: read whole all the same.
+    assert_eq!(
+        sandbox.read_link("/long-target").unwrap(),
+        Path::new(&format!("/{}", "0".repeat(1000)))
+    );
 
     assert_eq!(sandbox.canonicalize("/").unwrap(), Path::new("/"));
     assert_eq!(sandbox.canonicalize("/..").unwrap(), Path::new("/"));

@@ -60,17 +60,7 @@ impl Sandbox {
                     io::Error::from_raw_os_error(libc::EINVAL),
                 ));
             }
-            let mut buf = vec![0u8; 4096];
-            loop {
-                // An O_PATH descriptor of a symlink plus the empty path reads that symlink.
-                let n = rustix::fs::readlinkat_raw(lend(&link), c"", &mut buf[..])
-                    .map_err(|errno| access("readlink", path, from_errno(errno)))?;
-                if n < buf.len() {
-                    buf.truncate(n);
-                    return Ok(PathBuf::from(OsString::from_vec(buf)));
-                }
-                buf.resize(buf.len() * 2, 0);
-            }
+            link_target(&link).map_err(|errno| access("readlink", path, from_errno(errno)))
         })
     }
 
@@ -123,6 +113,20 @@ impl Sandbox {
                 _ => Err(unnamable()),
             }
         })
+    }
+}
+
+/// The target of the symlink an `O_PATH` handle holds (the empty path after a descriptor of a
+/// symlink reads that symlink).
+pub(super) fn link_target(link: &OwnedFd) -> rustix::io::Result<PathBuf> {
+    let mut buf = vec![0u8; 256];
+    loop {
+        let n = rustix::fs::readlinkat_raw(lend(link), c"", &mut buf[..])?;
+        if n < buf.len() {
+            buf.truncate(n);
+            return Ok(PathBuf::from(OsString::from_vec(buf)));
+        }
+        buf.resize(buf.len() * 2, 0);
     }
 }
 

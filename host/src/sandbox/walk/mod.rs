@@ -12,6 +12,7 @@ mod entry;
 pub use entry::{NotDescended, Stat, WalkEntry, WalkError};
 
 use super::dir::{read_batch, DirEntry};
+use super::names::link_target;
 use super::{access, Sandbox};
 use crate::error::{from_errno, Error};
 use crate::fd::{identity, lend, own};
@@ -20,12 +21,12 @@ use crate::FileKind;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CString, OsStr};
 use std::fmt;
 use std::fs::File;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Bytes of directory entries one getdents(2) reads near the top of the tree.
@@ -177,7 +178,7 @@ impl Walk<'_> {
             Err(errno) => return Err(failed(&path, access("stat", &path, from_errno(errno)))),
         };
         let link_target = match stat.kind {
-            FileKind::Symlink => match read_link(&handle) {
+            FileKind::Symlink => match link_target(&handle) {
                 Ok(target) => Some(target),
                 Err(errno) => {
                     return Err(failed(&path, access("readlink", &path, from_errno(errno))))
@@ -357,19 +358,6 @@ fn open_beneath(dir: &OwnedFd, name: &OsStr) -> rustix::io::Result<OwnedFd> {
             Err(Errno::MFILE) if crate::enter::privilege::raise_open_files_limit() => continue,
             result => return result.map(own),
         }
-    }
-}
-
-/// The target of the symlink an `O_PATH` handle holds.
-fn read_link(handle: &OwnedFd) -> rustix::io::Result<PathBuf> {
-    let mut buf = vec![0u8; 256];
-    loop {
-        let n = rustix::fs::readlinkat_raw(lend(handle), c"", &mut buf[..])?;
-        if n < buf.len() {
-            buf.truncate(n);
-            return Ok(PathBuf::from(OsString::from_vec(buf)));
-        }
-        buf.resize(buf.len() * 2, 0);
     }
 }
 
