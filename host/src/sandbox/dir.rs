@@ -13,8 +13,9 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
-/// How many bytes of entries one getdents(2) reads: the most a [`ReadDir`] holds at a time.
-const BATCH_BYTES: usize = 32 * 1024;
+/// How many bytes of entries one getdents(2) reads: the most a [`ReadDir`] holds at a time,
+/// and a walk's batch near the top of the tree.
+pub(crate) const BATCH_BYTES: usize = 32 * 1024;
 
 impl Sandbox {
     /// Lists a directory as it reads it: an iterator over its entries but `.` and `..`, in the

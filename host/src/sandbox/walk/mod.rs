@@ -11,7 +11,7 @@ mod entry;
 
 pub use entry::{NotDescended, Stat, WalkEntry, WalkError};
 
-use super::dir::{read_batch, DirEntry};
+use super::dir::{read_batch, DirEntry, BATCH_BYTES};
 use super::names::link_target;
 use super::{access, Sandbox};
 use crate::error::{from_errno, Error};
@@ -29,8 +29,6 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// Bytes of directory entries one getdents(2) reads near the top of the tree.
-const BATCH_BYTES: usize = 32 * 1024;
 /// Past this depth each level reads smaller batches, so that a deep tree of wide directories
 /// holds little per level.
 const DEEP: usize = 32;
