@@ -168,7 +168,7 @@ fn main() -> ExitCode {
         return match builder(&cli, nsref).and_then(|builder| builder.spawn().map_err(fail)) {
             Ok(sandbox) => tar::tar(&sandbox, paths, &options),
             Err(message) => {
-                let _ = writeln!(io::stderr(), "mntns: {}", message.replace('\n', " "));
+                complain(message);
                 ExitCode::from(2)
             }
         };
@@ -202,12 +202,16 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            // One line, whatever the message holds.
-            let message = message.replace('\n', " ");
-            let _ = writeln!(io::stderr(), "mntns: {message}");
+            complain(message);
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints `message` on stderr after `mntns: `, as one line whatever it holds.
+pub(crate) fn complain(message: impl Display) {
+    let message = message.to_string().replace('\n', " ");
+    let _ = writeln!(io::stderr(), "mntns: {message}");
 }
 
 /// Every failure ends up as the text after `mntns: `.

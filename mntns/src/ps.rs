@@ -7,7 +7,7 @@
 
 use crate::engines::{self, Engine, EngineError, Running};
 use crate::read::{escape_name, escape_text};
-use crate::{fail, Cli, Outcome};
+use crate::{complain, fail, Cli, Outcome};
 use mntnssandbox_host::{Builder, Error, NamespaceRef, OsError, ReadPolicy};
 use std::io::{self, Write};
 
@@ -44,7 +44,7 @@ pub(crate) fn ps(cli: &Cli) -> Outcome {
             // docker without a reachable daemon, say: the other engine's containers still count.
             Err(error @ EngineError::Failed(_)) => {
                 any_on_path = true;
-                warn(&format!("{engine}: skipped: {error}"));
+                complain(format!("{engine}: skipped: {error}"));
             }
         }
     }
@@ -64,7 +64,7 @@ pub(crate) fn ps(cli: &Cli) -> Outcome {
                 Ok(_) => pretty.extend_from_slice(NOTHING),
                 Err(why) => {
                     pretty.extend_from_slice(NOTHING);
-                    warn(&format!(
+                    complain(format!(
                         "{}:{}: {why}",
                         container.engine,
                         String::from_utf8_lossy(&name)
@@ -135,11 +135,6 @@ fn pretty_name_of(cli: &Cli, container: &Running) -> Result<Option<Vec<u8>>, Str
 
 fn is_enoent(error: &Error) -> bool {
     error.raw_os_error() == Some(libc::ENOENT)
-}
-
-/// One line on stderr, as `main` prints errors, for a failure that does not end the listing.
-fn warn(message: &str) {
-    let _ = writeln!(io::stderr(), "mntns: {}", message.replace('\n', " "));
 }
 
 /// The value of the last `PRETTY_NAME=` assignment in an os-release file, raw.

@@ -8,6 +8,7 @@
 //! stored, 1 when something was skipped or changed, 2 on a fatal error; every message one
 //! line, names escaped.
 
+use crate::complain;
 use crate::read::escaped;
 use mntnssandbox_host::{FileKind, NotDescended, Sandbox, Stat, WalkEntry};
 use std::collections::HashMap;
@@ -45,29 +46,27 @@ enum Outcome {
 
 /// One line on stderr about `path`, escaped.
 fn warn(path: &Path, what: impl std::fmt::Display) {
-    let _ = writeln!(
-        io::stderr(),
-        "mntns: {}: {what}",
+    complain(format_args!(
+        "{}: {what}",
         escaped(path.as_os_str().as_bytes())
-    );
+    ));
 }
 
 pub(crate) fn tar(sandbox: &Sandbox, paths: &[PathBuf], options: &Options) -> ExitCode {
+    let outcome = archive(sandbox, paths, options).unwrap_or_else(|message| {
+        complain(message);
+        Outcome::Fatal
+    });
+    ExitCode::from(outcome as u8)
+}
+
+/// Writes the archive of `paths` to stdout; how it went, or the fatal error.
+fn archive(sandbox: &Sandbox, paths: &[PathBuf], options: &Options) -> Result<Outcome, String> {
     let stdout = io::stdout();
     if stdout.is_terminal() {
-        let _ = writeln!(
-            io::stderr(),
-            "mntns: refusing to write a tar archive to a terminal (redirect stdout)"
-        );
-        return ExitCode::from(Outcome::Fatal as u8);
+        return Err("refusing to write a tar archive to a terminal (redirect stdout)".into());
     }
-    let output = match Output::new(stdout.as_fd()) {
-        Ok(output) => output,
-        Err(error) => {
-            let _ = writeln!(io::stderr(), "mntns: stdout: {error}");
-            return ExitCode::from(Outcome::Fatal as u8);
-        }
-    };
+    let output = Output::new(stdout.as_fd()).map_err(|error| format!("stdout: {error}"))?;
     let mut archive = Archive {
         builder: tar::Builder::new(output),
         sandbox,
@@ -75,26 +74,16 @@ pub(crate) fn tar(sandbox: &Sandbox, paths: &[PathBuf], options: &Options) -> Ex
         links: HashMap::new(),
         outcome: Outcome::Stored,
     };
-    for path in paths {
-        if let Err(error) = archive.add_tree(path) {
-            let _ = writeln!(io::stderr(), "mntns: write the archive: {error}");
-            // No end-of-archive blocks after a broken stream: it must not pass for whole.
-            std::mem::forget(archive.builder);
-            return ExitCode::from(Outcome::Fatal as u8);
-        }
-    }
-    let finished = archive
-        .builder
-        .finish()
+    let written = paths
+        .iter()
+        .try_for_each(|path| archive.add_tree(path))
+        .and_then(|()| archive.builder.finish())
         .and_then(|()| archive.builder.get_mut().flush());
-    if let Err(error) = finished {
-        let _ = writeln!(io::stderr(), "mntns: write the archive: {error}");
-        std::mem::forget(archive.builder);
-        return ExitCode::from(Outcome::Fatal as u8);
-    }
-    let outcome = archive.outcome;
+    // Never dropped: its drop would end a broken stream with end-of-archive blocks, and it
+    // must not pass for whole.
     std::mem::forget(archive.builder);
-    ExitCode::from(outcome as u8)
+    written.map_err(|error| format!("write the archive: {error}"))?;
+    Ok(archive.outcome)
 }
 
 struct Archive<'a> {
