@@ -1,7 +1,7 @@
 //! `mntns hold`: keep a namespace held by a sleeper until told to let go.
 
 use crate::nsarg::NamespaceArg;
-use crate::{builder, fail, sleeper_of, Cli, Outcome};
+use crate::{builder, fail, sleeper_of, write_failed, Cli, Outcome};
 use mntnssandbox_host::{Hold, OsError};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
@@ -24,7 +24,7 @@ pub(crate) fn hold(cli: &Cli, nsref: &NamespaceArg) -> Outcome {
         let mut out = io::stdout().lock();
         writeln!(out, "{pid} {}", root.display())
             .and_then(|()| out.flush())
-            .map_err(|error| format!("write stdout: {}", OsError(&error)))?;
+            .map_err(write_failed)?;
     }
 
     let stdin = io::stdin();

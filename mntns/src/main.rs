@@ -221,6 +221,11 @@ pub(crate) fn fail(what: impl Display) -> String {
     what.to_string()
 }
 
+/// The failure of a write to stdout, with its errno.
+pub(crate) fn write_failed(error: io::Error) -> String {
+    format!("write stdout: {}", mntnssandbox_host::OsError(&error))
+}
+
 /// The PID and root path of a sandbox built with `Hold::Sleeper`.
 pub(crate) fn sleeper_of(sandbox: &Sandbox) -> (u32, PathBuf) {
     match (sandbox.pid(), sandbox.root()) {

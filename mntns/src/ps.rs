@@ -7,8 +7,8 @@
 
 use crate::engines::{self, Engine, EngineError, Running};
 use crate::read::{escape_name, escape_text};
-use crate::{complain, fail, Cli, Outcome};
-use mntnssandbox_host::{Builder, Error, NamespaceRef, OsError, ReadPolicy};
+use crate::{complain, fail, write_failed, Cli, Outcome};
+use mntnssandbox_host::{Builder, Error, NamespaceRef, ReadPolicy};
 use std::io::{self, Write};
 
 /// os-release is a few hundred bytes; a larger one is not read for the sake of one line.
@@ -79,7 +79,7 @@ pub(crate) fn ps(cli: &Cli) -> Outcome {
             ]
         })
         .collect();
-    print_table(&rows).map_err(|error| format!("write stdout: {}", OsError(&error)))
+    print_table(&rows).map_err(write_failed)
 }
 
 /// The header and the rows, every column but the last padded to its widest cell. Cells are

@@ -1,8 +1,8 @@
 //! `mntns cat` and `mntns ls`: content and names from a hostile namespace, made safe to print.
 
 use crate::nsarg::NamespaceArg;
-use crate::{builder, fail, Cli, Outcome};
-use mntnssandbox_host::{DirEntry, OsError, ReadPolicy};
+use crate::{builder, fail, write_failed, Cli, Outcome};
+use mntnssandbox_host::{DirEntry, ReadPolicy};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -20,8 +20,7 @@ pub(crate) fn cat(
     let sandbox = builder(cli, nsref)?.spawn().map_err(fail)?;
     let mut out = io::stdout().lock();
     sandbox.copy_to(path, &mut out, policy).map_err(fail)?;
-    out.flush()
-        .map_err(|error| format!("write stdout: {}", OsError(&error)))?;
+    out.flush().map_err(write_failed)?;
     sandbox.close().map_err(fail)
 }
 
@@ -47,8 +46,7 @@ pub(crate) fn ls(
             escape_name(name, &mut line);
             line.push(b'\n');
         }
-        out.write_all(&line)
-            .map_err(|error| format!("write stdout: {}", OsError(&error)))
+        out.write_all(&line).map_err(write_failed)
     };
     if unsorted {
         // As read, one batch at a time: memory stays flat whatever the directory holds.
@@ -66,8 +64,7 @@ pub(crate) fn ls(
             print(name.as_bytes())?;
         }
     }
-    out.flush()
-        .map_err(|error| format!("write stdout: {}", OsError(&error)))?;
+    out.flush().map_err(write_failed)?;
     drop(out);
     sandbox.close().map_err(fail)
 }
