@@ -7,8 +7,8 @@
 
 use crate::engines::{self, Engine, EngineError, Running};
 use crate::read::{escape_name, escape_text};
-use crate::{complain, fail, write_failed, Cli, Outcome};
-use mntnssandbox_host::{Builder, Error, NamespaceRef, ReadPolicy};
+use crate::{builder, complain, fail, write_failed, Cli, Outcome};
+use mntnssandbox_host::{Error, NamespaceRef, ReadPolicy};
 use std::io::{self, Write};
 
 /// os-release is a few hundred bytes; a larger one is not read for the sake of one line.
@@ -111,13 +111,10 @@ fn pretty_name_of(cli: &Cli, container: &Running) -> Result<Option<Vec<u8>>, Str
     let process = NamespaceRef::Pid(container.pid);
     // The container's user namespace is joined only where it is needed (an unprivileged user's
     // rootless containers); root on the host reads without it.
-    let mut builder = Builder::new(process.clone())
+    let sandbox = builder(cli, &process.clone().into())?
         .user_namespace(process)
-        .timeout(cli.timeout);
-    if let Some(sleeper) = &cli.sleeper {
-        builder = builder.sleeper(sleeper);
-    }
-    let sandbox = builder.spawn().map_err(fail)?;
+        .spawn()
+        .map_err(fail)?;
     let policy = ReadPolicy::new().max_bytes(OS_RELEASE_MAX_BYTES);
     let [etc, usr_lib] = OS_RELEASE_PATHS;
     let content = match sandbox.read_with(etc, policy) {
