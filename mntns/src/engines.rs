@@ -122,10 +122,15 @@ impl ContainerRef {
 }
 
 /// The host PID in a container's `inspect` JSON (podman's and docker's alike); `None` unless
-/// it runs (the engines give PID 0 for a stopped container).
+/// it runs.
 fn state_pid(container: &Value) -> Option<u32> {
-    let pid = container["State"]["Pid"].as_u64()?;
-    u32::try_from(pid).ok().filter(|&pid| pid > 0)
+    running_pid(&container["State"]["Pid"])
+}
+
+/// A PID as the engines give it, `None` unless the container runs (they give PID 0 for a
+/// stopped one).
+fn running_pid(pid: &Value) -> Option<u32> {
+    u32::try_from(pid.as_u64()?).ok().filter(|&pid| pid > 0)
 }
 
 /// Why an engine gave no answer.
@@ -236,10 +241,7 @@ fn running_podman() -> Result<Vec<Running>, EngineError> {
         let name = container["Names"][0]
             .as_str()
             .or_else(|| container["Id"].as_str());
-        let pid = container["Pid"]
-            .as_u64()
-            .and_then(|pid| u32::try_from(pid).ok());
-        if let (Some(name), Some(pid)) = (name, pid.filter(|&pid| pid > 0)) {
+        if let (Some(name), Some(pid)) = (name, running_pid(&container["Pid"])) {
             found.push(Running {
                 engine: Engine::Podman,
                 name: name.to_owned(),
