@@ -139,24 +139,18 @@ fn markdown(paths: &[PathBuf], runs: &[Value]) -> String {
         }
         all
     };
-    let held = scales
-        .iter()
-        .find_map(|scale| scale["held"].as_u64())
-        .unwrap_or(0);
-    let (first_line, rule) = held_header(held)
-        .split_once('\n')
-        .map(|(a, b)| (a.to_owned(), b.to_owned()))
-        .expect("two lines");
-    let runs_kib: String = (1..=n).map(|run| format!(" run {run} KiB |")).collect();
-    let _ = writeln!(out, "\n{first_line}{runs_kib}\n{rule}{runs_rule}");
-    for key in union("held_kinds") {
-        let figures: Vec<Option<&Value>> = scales.iter().map(|scale| scale.get(key)).collect();
-        let over_runs = |name: &str| median_of(figures.iter().map(|f| get((*f)?, name)));
-        let label = figures
+    let count_of = |name: &str| {
+        scales
             .iter()
-            .flatten()
-            .find_map(|f| f["label"].as_str())
-            .unwrap_or(key);
+            .find_map(|scale| scale[name].as_u64())
+            .unwrap_or(0)
+    };
+    let runs_kib: String = (1..=n).map(|run| format!(" run {run} KiB |")).collect();
+    let header = with_columns(held_header(count_of("held")), &runs_kib, &runs_rule);
+    let _ = writeln!(out, "\n{header}");
+    for key in union("held_kinds") {
+        let (figures, label) = figures_of(&scales, key);
+        let over_runs = |name: &str| median_of(figures.iter().map(|f| get((*f)?, name)));
         let cells: String = figures
             .iter()
             .map(|f| {
@@ -174,30 +168,15 @@ fn markdown(paths: &[PathBuf], runs: &[Value]) -> String {
         );
     }
 
-    let count = scales
-        .iter()
-        .find_map(|scale| scale["namespaces"].as_u64())
-        .unwrap_or(0);
-    let (first_line, rule) = namespaces_header(count)
-        .split_once('\n')
-        .map(|(a, b)| (a.to_owned(), b.to_owned()))
-        .expect("two lines");
     let runs_judged: String = (1..=n)
         .map(|run| format!(" run {run}: KiB, last/first |"))
         .collect();
-    let _ = writeln!(
-        out,
-        "\n{first_line}{runs_judged}\n{rule}{}",
-        "---|".repeat(n)
-    );
+    let header = namespaces_header(count_of("namespaces"));
+    let header = with_columns(header, &runs_judged, &"---|".repeat(n));
+    let _ = writeln!(out, "\n{header}");
     for key in union("namespace_ways") {
-        let figures: Vec<Option<&Value>> = scales.iter().map(|scale| scale.get(key)).collect();
+        let (figures, label) = figures_of(&scales, key);
         let over_runs = |name: &str| median_of(figures.iter().map(|f| get((*f)?, name)));
-        let label = figures
-            .iter()
-            .flatten()
-            .find_map(|f| f["label"].as_str())
-            .unwrap_or(key);
         let cells: String = figures
             .iter()
             .map(|f| match f {
@@ -244,6 +223,24 @@ fn markdown(paths: &[PathBuf], runs: &[Value]) -> String {
         let _ = writeln!(out, "\nnote: {note}");
     }
     out
+}
+
+/// A table's `header` (its heading line and its rule) with more columns: their headings and
+/// their rules.
+fn with_columns(header: String, headings: &str, rules: &str) -> String {
+    header.replacen("|\n|", &format!("|{headings}\n|"), 1) + rules
+}
+
+/// The figures of the scale row `key` in every run (`None` where a run has none), and its
+/// label (else the key).
+fn figures_of<'a>(scales: &[&'a Value], key: &'a str) -> (Vec<Option<&'a Value>>, &'a str) {
+    let figures: Vec<Option<&Value>> = scales.iter().map(|scale| scale.get(key)).collect();
+    let label = figures
+        .iter()
+        .flatten()
+        .find_map(|f| f["label"].as_str())
+        .unwrap_or(key);
+    (figures, label)
 }
 
 /// One run's judged ratio and its verdict ("—" where the row was not in that run); for a
