@@ -203,15 +203,13 @@ fn an_unprivileged_sleeper_stays_readable_by_its_unprivileged_host() {
         return;
     }
     let holder = unprivileged_userns_holder();
-    let mut command = nobody();
-    command
-        .arg(binary())
-        .env_clear()
-        .env("sleepy_userns", holder.ns_path("user"))
-        .env("sleepy_mntns", holder.ns_path("mnt"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = sleeper_through(
+        nobody(),
+        [
+            ("sleepy_userns", holder.ns_path("user")),
+            ("sleepy_mntns", holder.ns_path("mnt")),
+        ],
+    );
     let mut sleeper = spawn(&mut command, "nobody's sleeper in nobody's container");
     sleeper.expect_ok();
     let pid = sleeper.pid();

@@ -294,17 +294,17 @@ fn inside_a_user_namespace_joining_its_own_user_and_mount_namespaces_succeeds() 
     }
     // As `mntns --userns` run inside `podman unshare`: nobody's own user namespace (EINVAL)
     // and a mount namespace owned by the initial user namespace (EPERM), both already its own.
-    let mut command = Command::new("setpriv");
-    command
+    let mut setpriv = Command::new("setpriv");
+    setpriv
         .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
-        .args(["unshare", "--user", "--map-root-user"])
-        .arg(binary())
-        .env_clear()
-        .env("sleepy_userns", "/proc/self/ns/user")
-        .env("sleepy_mntns", "/proc/self/ns/mnt")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .args(["unshare", "--user", "--map-root-user"]);
+    let mut command = sleeper_through(
+        setpriv,
+        [
+            ("sleepy_userns", "/proc/self/ns/user"),
+            ("sleepy_mntns", "/proc/self/ns/mnt"),
+        ],
+    );
     let mut sleeper = spawn(&mut command, "sleeper inside a user namespace of nobody's");
     sleeper.expect_ok();
     assert_ne!(ns_link(sleeper.pid(), "user"), ns_link("self", "user"));
@@ -320,15 +320,9 @@ fn the_capability_sets_are_empty_after_ok() {
     // Started by root with an ambient capability too, which the kernel drops with the
     // permitted and inheritable ones.
     let holder = mount_holder();
-    let mut command = Command::new("setpriv");
-    command
-        .args(["--inh-caps", "+sys_admin", "--ambient-caps", "+sys_admin"])
-        .arg(binary())
-        .env_clear()
-        .env("sleepy_mntns", holder.ns_path("mnt"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut setpriv = Command::new("setpriv");
+    setpriv.args(["--inh-caps", "+sys_admin", "--ambient-caps", "+sys_admin"]);
+    let mut command = sleeper_through(setpriv, [("sleepy_mntns", holder.ns_path("mnt"))]);
     let mut sleeper = spawn(
         &mut command,
         "sleeper started by root with an ambient capability",

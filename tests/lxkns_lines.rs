@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Who runs the sleeper: setpriv arguments in front of it.
 #[derive(Clone, Copy, Debug)]
@@ -33,18 +33,9 @@ impl Who {
 
 /// Runs the sleeper as `who` with exactly `env` and expects exactly `line`.
 fn expect_line(who: Who, env: &[(&str, &str)], line: &str) {
-    let mut command = Command::new("setpriv");
-    command
-        .args(who.setpriv_args())
-        .arg("--")
-        .arg(binary())
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, value) in env {
-        command.env(name, value);
-    }
+    let mut setpriv = Command::new("setpriv");
+    setpriv.args(who.setpriv_args()).arg("--");
+    let mut command = sleeper_through(setpriv, env.iter().copied());
     run_to_end(&mut command, &format!("sleeper as {who:?}")).assert_failure(line);
 }
 

@@ -13,18 +13,10 @@ use std::time::Duration;
 /// With `lifeline`, `sleepy_lifeline=1` is set and stdin is a pipe whose only write end is
 /// the returned `Spawned::stdin` (std makes it close-on-exec, so no child inherits it).
 fn sleeper_as_pid1(lifeline: bool) -> (Spawned, u32) {
-    let mut command = Command::new("unshare");
-    command
-        .args(["--pid", "--fork", "--kill-child"])
-        .arg(binary())
-        .env_clear()
-        .env(
-            "sleepy_mntns",
-            format!("/proc/{}/ns/mnt", std::process::id()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut unshare = Command::new("unshare");
+    unshare.args(["--pid", "--fork", "--kill-child"]);
+    let ours = format!("/proc/{}/ns/mnt", std::process::id());
+    let mut command = sleeper_through(unshare, [("sleepy_mntns", ours)]);
     if lifeline {
         command.env("sleepy_lifeline", "1").stdin(Stdio::piped());
     }
@@ -241,16 +233,11 @@ fn pid1_without_cap_sys_admin_joins_its_own_mount_namespace() {
     if skip_unless_root("pid1_without_cap_sys_admin_joins_its_own_mount_namespace") {
         return;
     }
-    let mut command = Command::new("unshare");
-    command
+    let mut unshare = Command::new("unshare");
+    unshare
         .args(["--pid", "--fork", "--kill-child", "--mount-proc"])
-        .args(["setpriv", "--bounding-set", "-sys_admin", "--"])
-        .arg(binary())
-        .env_clear()
-        .env("sleepy_mntns", "/proc/self/ns/mnt")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .args(["setpriv", "--bounding-set", "-sys_admin", "--"]);
+    let mut command = sleeper_through(unshare, [("sleepy_mntns", "/proc/self/ns/mnt")]);
     let mut unshare = spawn(&mut command, "PID 1 without CAP_SYS_ADMIN");
     unshare.expect_ok();
     let sleeper = wait_until(DEADLINE, "unshare's forked child (the sleeper)", || {

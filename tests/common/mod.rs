@@ -233,15 +233,32 @@ pub fn show(bytes: &[u8]) -> String {
 /// A command for the binary under test with exactly the given environment, stdin from
 /// /dev/null and stdout and stderr piped.
 pub fn sleeper_command(env: &[(&str, &OsStr)]) -> Command {
-    let mut command = Command::new(binary());
+    exactly(Command::new(binary()), env.iter().copied())
+}
+
+/// `wrapper` (`setpriv`, `unshare`, ... with its arguments) running the binary under test, as
+/// [`sleeper_command`] runs it: with exactly `env` (the wrapper's too), stdin from /dev/null,
+/// stdout and stderr piped.
+pub fn sleeper_through<K, V>(mut wrapper: Command, env: impl IntoIterator<Item = (K, V)>) -> Command
+where
+    K: AsRef<OsStr>,
+    V: AsRef<OsStr>,
+{
+    wrapper.arg(binary());
+    exactly(wrapper, env)
+}
+
+fn exactly<K, V>(mut command: Command, env: impl IntoIterator<Item = (K, V)>) -> Command
+where
+    K: AsRef<OsStr>,
+    V: AsRef<OsStr>,
+{
     command
         .env_clear()
+        .envs(env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (name, value) in env {
-        command.env(name, value);
-    }
     command
 }
 
