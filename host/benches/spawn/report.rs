@@ -297,6 +297,12 @@ pub fn keys<'a>(scale: &'a Value, list: &str) -> Vec<&'a str> {
         .unwrap_or_default()
 }
 
+/// A table's `header` (its heading line and its rule) with more columns: their headings and
+/// their rules.
+pub fn with_columns(header: String, headings: &str, rules: &str) -> String {
+    header.replacen("|\n|", &format!("|{headings}\n|"), 1) + rules
+}
+
 /// The header of the 1,000-held table.
 pub fn held_header(held: u64) -> String {
     format!(
@@ -382,11 +388,8 @@ pub fn markdown(report: &Value) -> String {
         );
     }
     let held = scale.get("held").and_then(Value::as_u64).unwrap_or(0);
-    let _ = writeln!(
-        out,
-        "\n| {held} held at once | per-spawn p50 µs | last/first tenth | cgroup KiB / process | of which kernel | RSS KiB | PSS KiB |"
-    );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    let header = with_columns(held_header(held), " RSS KiB | PSS KiB |", "---:|---:|");
+    let _ = writeln!(out, "\n{header}");
     for key in keys(scale, "held_kinds") {
         let figures = &scale[key];
         let _ = writeln!(
@@ -402,11 +405,8 @@ pub fn markdown(report: &Value) -> String {
         );
     }
     let count = scale.get("namespaces").and_then(Value::as_u64).unwrap_or(0);
-    let _ = writeln!(
-        out,
-        "\n{}",
-        namespaces_header(count).replacen("|\n|", "| fds open |\n|", 1) + "---:|"
-    );
+    let header = with_columns(namespaces_header(count), " fds open |", "---:|");
+    let _ = writeln!(out, "\n{header}");
     for key in keys(scale, "namespace_ways") {
         let figures = &scale[key];
         let _ = writeln!(

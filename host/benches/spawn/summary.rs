@@ -6,7 +6,7 @@
 
 use crate::report::{
     also, fixed, get, held_header, judged, keys, label, mark, micros, namespaces_header,
-    reference_cell, times, KIB_PER_NAMESPACE_TARGET, LAST_TO_FIRST_TARGET,
+    reference_cell, times, with_columns, KIB_PER_NAMESPACE_TARGET, LAST_TO_FIRST_TARGET,
 };
 use crate::stats::median;
 use serde_json::Value;
@@ -223,12 +223,6 @@ fn markdown(paths: &[PathBuf], runs: &[Value]) -> String {
         let _ = writeln!(out, "\nnote: {note}");
     }
     out
-}
-
-/// A table's `header` (its heading line and its rule) with more columns: their headings and
-/// their rules.
-fn with_columns(header: String, headings: &str, rules: &str) -> String {
-    header.replacen("|\n|", &format!("|{headings}\n|"), 1) + rules
 }
 
 /// The figures of the scale row `key` in every run (`None` where a run has none), and its
