@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_no_leaks, child_pids, serial, sleeper, Container, NOBODY, WAIT};
+use common::{as_user, assert_no_leaks, child_pids, serial, sleeper, Container, NOBODY, WAIT};
 use mntnssandbox_host::{Builder, Error, Hold, NamespaceRef, Sandbox, Way};
 use std::path::PathBuf;
 use std::process::Command;
@@ -146,11 +146,7 @@ fn an_unprivileged_host_falls_back_to_a_sleeper_it_lets_go() {
     let container = Container::as_user(SETUP, NOBODY);
     let mut command = Command::new("setpriv");
     command
-        .args([
-            format!("--reuid={NOBODY}"),
-            format!("--regid={NOBODY}"),
-            "--clear-groups".into(),
-        ])
+        .args(as_user(NOBODY))
         .arg(std::env::current_exe().expect("the test binary's path"))
         .args(["--ignored", "--exact", "--nocapture", "--test-threads=1"])
         .arg("scenario_unprivileged_fallback")

@@ -6,7 +6,7 @@
 #[path = "../../host/tests/common/mod.rs"]
 mod common;
 
-use common::{mntns, run, Container, HostFiles, NOBODY};
+use common::{as_user, mntns_under_setpriv, run, Container, HostFiles, NOBODY};
 use std::process::Command;
 
 /// Who reads: root, root that may not enter a namespace by itself (no CAP_SYS_CHROOT, so its
@@ -20,26 +20,12 @@ enum Reader {
 
 /// `mntns --sleeper S <args>` as `reader`.
 fn mntns_as(reader: Reader, args: &[&str]) -> Command {
-    let mut command = Command::new("setpriv");
-    match reader {
-        Reader::Root => {}
-        Reader::RootWithoutChroot => {
-            command.arg("--bounding-set=-sys_chroot");
-        }
-        Reader::Owner => {
-            command.args([
-                format!("--reuid={NOBODY}"),
-                format!("--regid={NOBODY}"),
-                "--clear-groups".into(),
-            ]);
-        }
-    }
-    command
-        .arg(mntns().get_program())
-        .arg("--sleeper")
-        .arg(common::sleeper())
-        .args(args);
-    command
+    let setpriv = match reader {
+        Reader::Root => Vec::new(),
+        Reader::RootWithoutChroot => vec!["--bounding-set=-sys_chroot".to_owned()],
+        Reader::Owner => as_user(NOBODY).to_vec(),
+    };
+    mntns_under_setpriv(&setpriv, args)
 }
 
 #[test]

@@ -3,7 +3,7 @@
 #[path = "../../host/tests/common/mod.rs"]
 mod common;
 
-use common::{mntns, run, Container, TempDir};
+use common::{as_user, mntns, mntns_under_setpriv, run, Container, TempDir, NOBODY};
 use std::process::Command;
 
 const SETUP: &str = r#"
@@ -116,24 +116,12 @@ fn demo_shows_the_naive_and_the_safe_read() {
 
 /// `mntns --sleeper <sleeper> <args>`, run as `uid` (and the same gid, no groups).
 fn mntns_as(uid: u32, args: &[&str]) -> Command {
-    let mut command = Command::new("setpriv");
-    command
-        .args([
-            format!("--reuid={uid}"),
-            format!("--regid={uid}"),
-            "--clear-groups".into(),
-        ])
-        .arg(env!("CARGO_BIN_EXE_mntns"))
-        .arg("--sleeper")
-        .arg(common::sleeper())
-        .args(args);
-    command
+    mntns_under_setpriv(&as_user(uid), args)
 }
 
 #[test]
 fn unprivileged_user_reads_its_own_container() {
     require_root!("unprivileged_user_reads_its_own_container");
-    const NOBODY: u32 = 65534;
     let container = Container::as_user("echo 'hello from nobody' > file", NOBODY);
     let pid = container.pid().to_string();
     let (status, out, err) = run(mntns_as(NOBODY, &["--userns", &pid, "cat", &pid, "/file"]));

@@ -70,12 +70,7 @@ impl Container {
         let mut command = match uid {
             Some(uid) => {
                 let mut command = Command::new("setpriv");
-                command.args([
-                    format!("--reuid={uid}"),
-                    format!("--regid={uid}"),
-                    "--clear-groups".into(),
-                    "unshare".into(),
-                ]);
+                command.args(as_user(uid)).arg("unshare");
                 command
             }
             None => Command::new("unshare"),

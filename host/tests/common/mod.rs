@@ -62,6 +62,28 @@ pub fn mntns() -> Command {
     }
 }
 
+/// `mntns --sleeper S <args>` run by `setpriv <setpriv>`: as another user ([`as_user`]), or
+/// with fewer capabilities.
+pub fn mntns_under_setpriv(setpriv: &[String], args: &[&str]) -> Command {
+    let mut command = Command::new("setpriv");
+    command
+        .args(setpriv)
+        .arg(mntns().get_program())
+        .arg("--sleeper")
+        .arg(sleeper())
+        .args(args);
+    command
+}
+
+/// setpriv's arguments to run as `uid`, with the same gid and no supplementary groups.
+pub fn as_user(uid: u32) -> [String; 3] {
+    [
+        format!("--reuid={uid}"),
+        format!("--regid={uid}"),
+        "--clear-groups".into(),
+    ]
+}
+
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
