@@ -307,14 +307,16 @@ fn member_name(path: &Path) -> Vec<u8> {
 
 /// An error about a path as one line, without the path (the line names it first already).
 fn error_text(error: &mntnssandbox_host::Error) -> String {
-    use mntnssandbox_host::{Error, OsError};
+    use mntnssandbox_host::Error;
     match error {
-        Error::Access { op, source, .. } => format!("{op}: {}", OsError(source)),
-        Error::BeyondAuthority { op, uid, gid, .. } => format!(
-            "{op}: EACCES ({}): beyond the authority of the namespace's root (fsuid {uid}, \
-             fsgid {gid}, no groups, no capabilities)",
-            libc::EACCES
-        ),
+        // The library's own words after `{op} {path:?}: `.
+        Error::Access { op, path, .. } | Error::BeyondAuthority { op, path, .. } => {
+            let text = error.to_string();
+            match text.strip_prefix(&format!("{op} {path:?}: ")) {
+                Some(why) => format!("{op}: {why}"),
+                None => text,
+            }
+        }
         Error::NotRegularFile { kind, .. } => format!("not a regular file: {kind}"),
         Error::PseudoFilesystem { filesystem, .. } => {
             format!("on {filesystem}, a kernel pseudo-filesystem (not read)")

@@ -6,7 +6,7 @@
 #[path = "../../host/tests/common/mod.rs"]
 mod common;
 
-use common::{as_user, mntns_under_setpriv, run, Container, HostFiles, NOBODY};
+use common::{as_user, mntns_under_setpriv, run, run_bounded, Container, HostFiles, NOBODY};
 use std::process::Command;
 
 /// Who reads: root, root that may not enter a namespace by itself (no CAP_SYS_CHROOT, so its
@@ -57,6 +57,32 @@ fn root_and_the_owner_read_a_users_namespace_with_its_roots_authority() {
                 "{reader:?}"
             );
         }
+        // tar says the same of what it may not store, in GNU tar's form, and stores the rest.
+        let tar = run_bounded(
+            mntns_as(reader, &args(user, &["tar", &pid, "/mnt/bound"])),
+            1 << 20,
+        );
+        let beyond = "EACCES (13): beyond the authority of the namespace's root (fsuid 65534, \
+                      fsgid 65534, no groups, no capabilities)";
+        assert_eq!(
+            tar.status.and_then(|status| status.code()),
+            Some(1),
+            "{reader:?} tar: {}",
+            tar.err
+        );
+        assert!(
+            tar.err
+                .lines()
+                .any(|line| line == format!("mntns: /mnt/bound/secret: open: {beyond}")),
+            "{reader:?} tar: {}",
+            tar.err
+        );
+        let stored = tar
+            .out
+            .windows(b"world-readable".len())
+            .any(|bytes| bytes == b"world-readable");
+        assert!(stored, "{reader:?} tar did not store /mnt/bound/public");
+
         let (status, out, err) = run(mntns_as(reader, &args(user, &["ls", &pid, &private])));
         assert_eq!(status.code(), Some(1), "{reader:?} ls {private}: {err}");
         assert!(out.is_empty(), "{reader:?} listed {private}");
